@@ -1,0 +1,69 @@
+/**
+ * Stable error codes. Callers branch on `err.code`, never on the message text.
+ *
+ * @remarks New codes may be added in minor releases; existing ones never change meaning.
+ */
+export type UnlearnErrorCode =
+  | 'UNLEARN_INVALID_OPTIONS'
+  | 'UNLEARN_UNKNOWN_PLUGIN'
+  | 'UNLEARN_DUPLICATE_PLUGIN'
+  | 'UNLEARN_INCOMPATIBLE_API'
+  | 'UNLEARN_BACKEND_UNAVAILABLE'
+  | 'UNLEARN_DATA_MISSING'
+  | 'UNLEARN_DATA_CORRUPT'
+  | 'UNLEARN_DOWNLOAD_FAILED'
+  | 'UNLEARN_CHECKSUM_MISMATCH'
+  | 'UNLEARN_CHECKPOINT_CORRUPT'
+  | 'UNLEARN_CHECKPOINT_INCOMPATIBLE'
+  | 'UNLEARN_CHECKPOINT_MISSING'
+  | 'UNLEARN_MASK_MISMATCH'
+  | 'UNLEARN_NON_FINITE_LOSS'
+  | 'UNLEARN_OUT_OF_MEMORY'
+  | 'UNLEARN_ABORTED';
+
+/**
+ * The one base class of every error unlearnjs throws on purpose.
+ *
+ * @remarks
+ * `code` is stable; `details` carries read-only context (file names, option paths, sizes)
+ * for programs; `message` says what happened and what to do next, for people.
+ *
+ * @example
+ * ```ts
+ * try { createPlugin(container, 'unlearner', 'gaa'); }
+ * catch (err) { if (isUnlearnError(err, 'UNLEARN_UNKNOWN_PLUGIN')) console.error(err.message); }
+ * ```
+ */
+export class UnlearnError extends Error {
+  /** The stable machine-readable code. */
+  readonly code: UnlearnErrorCode;
+  /** Read-only context for programs (never parse the message). */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  /**
+   * @param code - stable code
+   * @param message - what happened and what to do next
+   * @param options - `details` for context and `cause` when wrapping another error
+   */
+  constructor(
+    code: UnlearnErrorCode,
+    message: string,
+    options: { details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'UnlearnError';
+    this.code = code;
+    this.details = Object.freeze({ ...(options.details ?? {}) });
+  }
+}
+
+/**
+ * Narrow an unknown thrown value to an {@link UnlearnError}, optionally of one code.
+ *
+ * @param err - anything that was thrown
+ * @param code - when given, the code it must have
+ * @returns whether `err` is such an error
+ */
+export function isUnlearnError(err: unknown, code?: UnlearnErrorCode): err is UnlearnError {
+  return err instanceof UnlearnError && (code === undefined || err.code === code);
+}
