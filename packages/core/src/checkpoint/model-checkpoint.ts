@@ -1,0 +1,85 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { UnlearnError } from '../errors/unlearn-error.js';
+import type { Model } from '../models/model.js';
+import { type CheckpointData, type StoredArray, readCheckpoint, writeCheckpoint } from './checkpoint-file.js';
+
+/** Copy tensors into plain arrays for a checkpoint. */
+export function tensorsToArrays(tensors: ReadonlyMap<string, tf.Tensor>): Map<string, StoredArray> {
+  const out = new Map<string, StoredArray>();
+  for (const [n, t] of tensors) out.set(n, { shape: [...t.shape], data: Float32Array.from(t.dataSync() as ArrayLike<number>) });
+  return out;
+}
+
+/** Make tensors from stored arrays; the caller disposes them. */
+export function arraysToTensors(arrays: ReadonlyMap<string, StoredArray> | undefined): Map<string, tf.Tensor> {
+  const out = new Map<string, tf.Tensor>();
+  for (const [n, a] of arrays ?? []) out.set(n, tf.tensor(a.data, a.shape, 'float32'));
+  return out;
+}
+
+/**
+ * The model part of a checkpoint: params, buffers and masks, plus arch/config in meta.
+ * @param model - the model
+ */
+export function modelToCheckpoint(model: Model): Pick<CheckpointData, 'groups'> & { meta: Record<string, unknown> } {
+  const params = new Map<string, tf.Tensor>([...model.params, ...model.buffers]);
+  return {
+    meta: { arch: model.arch, config: model.config },
+    groups: {
+      weights: tensorsToArrays(params),
+      masks: tensorsToArrays(model.masks),
+      adapter: tensorsToArrays(model.extraParams),
+    },
+  };
+}
+
+/**
+ * Save a model (weights, buffers, masks) with extra metadata, atomically.
+ * @param file - path
+ * @param model - the model
+ * @param meta - extra metadata (round, sparsity, accuracy...)
+ * @param kind - checkpoint kind @defaultValue 'model'
+ */
+export async function saveModel(file: string, model: Model, meta: Record<string, unknown> = {}, kind = 'model'): Promise<void> {
+  const m = modelToCheckpoint(model);
+  await writeCheckpoint(file, { kind, meta: { ...m.meta, ...meta }, groups: m.groups });
+}
+
+/**
+ * Load weights, buffers and masks from checkpoint data into a model of the same architecture.
+ * @param model - target model
+ * @param data - from {@link readCheckpoint}
+ * @param file - for messages
+ * @throws UnlearnError `UNLEARN_CHECKPOINT_INCOMPATIBLE` when the architecture or config differs
+ */
+export function loadModelFromCheckpoint(model: Model, data: CheckpointData, file = 'checkpoint'): void {
+  const arch = data.meta.arch;
+  if (arch !== model.arch || JSON.stringify(data.meta.config) !== JSON.stringify(model.config)) {
+    throw new UnlearnError(
+      'UNLEARN_CHECKPOINT_INCOMPATIBLE',
+      `${file} holds ${String(arch)} ${JSON.stringify(data.meta.config)}, but the model is ${model.arch} ${JSON.stringify(model.config)}.`,
+      { details: { file, arch, config: data.meta.config } },
+    );
+  }
+  const weights = arraysToTensors(data.groups.weights);
+  const masks = arraysToTensors(data.groups.masks);
+  try {
+    model.load(weights, { strict: true });
+    if (masks.size > 0) model.setMasks(masks);
+    else model.clearMasks();
+  } finally {
+    for (const t of [...weights.values(), ...masks.values()]) t.dispose();
+  }
+}
+
+/**
+ * Read a model checkpoint file into a model.
+ * @param file - path
+ * @param model - target model of the same architecture and config
+ * @returns the checkpoint's metadata
+ */
+export async function loadModel(file: string, model: Model): Promise<Record<string, unknown>> {
+  const data = await readCheckpoint(file);
+  loadModelFromCheckpoint(model, data, file);
+  return data.meta;
+}

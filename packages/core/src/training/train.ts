@@ -1,0 +1,274 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { arraysToTensors, loadModelFromCheckpoint, modelToCheckpoint, tensorsToArrays } from '../checkpoint/model-checkpoint.js';
+import { fileExists, readCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint-file.js';
+import { type Subset, batches } from '../data/index.js';
+import { UnlearnError } from '../errors/unlearn-error.js';
+import type { Model } from '../models/model.js';
+import type { EpochLog } from '../plugins/kinds.js';
+import type { RunServices } from '../plugins/services.js';
+import { parseOptions } from '../registry/parse-options.js';
+import { throwIfAborted } from './abort.js';
+import { ensureGradients } from './gradients.js';
+import { evaluateAccuracy } from './predict.js';
+import { learningRateAt, scheduleSchema } from './schedule.js';
+import { SgdOptimizer } from './sgd.js';
+
+/** What a custom loss sees for one batch. */
+export interface LossArgs {
+  /** Model outputs `[b, classes]`. */
+  logits: tf.Tensor2D;
+  /** Labels used for this batch (after any override) `[b]`, int32. */
+  labels: tf.Tensor1D;
+  /** Epoch index from 0. */
+  epoch: number;
+  model: Model;
+}
+
+/** A batch loss; runs inside the gradient tape and returns a scalar. */
+export type LossFunction = (args: LossArgs) => tf.Scalar;
+
+/** Mean softmax cross-entropy of logits against integer labels. */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const logp = tf.logSoftmax(logits);
+    const onehot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
+    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), 1))) as tf.Scalar;
+  });
+}
+
+/** Options of {@link train} that are plain data (validated; stored in checkpoints). */
+export const trainOptionsSchema = z.object({
+  epochs: z.number().int().min(0).max(10_000),
+  batchSize: z.number().int().min(1).max(65_536).default(128),
+  lr: z.number().positive().max(10),
+  momentum: z.number().min(0).max(1).default(0.9),
+  weightDecay: z.number().min(0).max(1).default(5e-4),
+  nesterov: z.boolean().default(false),
+  schedule: scheduleSchema.default({ type: 'constant' }),
+  warmupEpochs: z.number().int().min(0).default(0),
+  /** Epochs the schedule is advanced by (IMP restarts the optimiser with the lr schedule at rewindEpoch). */
+  scheduleOffset: z.number().int().min(0).default(0),
+  /** Length of the schedule for cosine; default epochs + scheduleOffset. */
+  scheduleEpochs: z.number().int().positive().optional(),
+  augment: z.boolean().default(true),
+  shuffle: z.boolean().default(true),
+  dropLast: z.boolean().default(false),
+  /** Split each batch into micro-batches of at most this size and accumulate gradients (memory). */
+  microBatch: z.number().int().positive().optional(),
+  /** Evaluate accuracy on `evalSet` every N epochs (0 = never). */
+  evalEvery: z.number().int().min(0).default(1),
+  /** Progress label. */
+  label: z.string().default('train'),
+});
+
+/** Plain options of {@link train}. */
+export type TrainConfig = z.input<typeof trainOptionsSchema>;
+
+/** Options of {@link train}. */
+export interface TrainOptions extends TrainConfig {
+  /** Training images. */
+  data: Subset;
+  /** Replacement label per position of `data` (random-label unlearning). */
+  labels?: Uint8Array;
+  /** Custom loss. @defaultValue cross-entropy */
+  loss?: LossFunction;
+  /** Where to evaluate accuracy after epochs. */
+  evalSet?: Subset;
+  /** Checkpoint written atomically after every epoch; with `resume`, training continues from it. */
+  checkpoint?: string;
+  /** Continue from `checkpoint` when it exists. @defaultValue true */
+  resume?: boolean;
+  /** Called after each epoch (after the checkpoint), e.g. to save IMP's rewind weights. */
+  onEpochEnd?: (info: { epoch: number; log: EpochLog; model: Model }) => void | Promise<void>;
+  /** Free-form data stored in the checkpoint meta (e.g. the run config). */
+  meta?: Record<string, unknown>;
+  services: RunServices;
+}
+
+/** What {@link train} returns. */
+export interface TrainReport {
+  epochs: EpochLog[];
+  /** Accuracy on `evalSet` after the last evaluated epoch, percent. */
+  accuracy?: number;
+  seconds: number;
+  imagesPerSecond: number;
+  /** The epoch training resumed at (0 when it started fresh). */
+  resumedAt: number;
+}
+
+function isFiniteNumber(x: number): boolean {
+  return Number.isFinite(x);
+}
+
+/**
+ * Train a model with mini-batch SGD (momentum, weight decay, lr schedule), keeping masked
+ * weights at zero, reporting progress, checkpointing after every epoch and resuming.
+ *
+ * @remarks
+ * Determinism: epoch e draws its data order and augmentation from `services.rng.fork('epoch-e')`,
+ * so a run resumed from the checkpoint of epoch e produces the same weights as one that was
+ * never interrupted. The checkpoint holds weights, buffers, masks, momentum buffers, the epoch,
+ * the RNG state and the config, and is written atomically.
+ *
+ * @param model - trained in place (its trainable variables: unfrozen params and adapters)
+ * @param options - data, hyper-parameters, loss, checkpointing, services
+ * @returns per-epoch losses, speed and final accuracy
+ * @throws UnlearnError `UNLEARN_INVALID_OPTIONS`; `UNLEARN_NON_FINITE_LOSS` when a batch loss is NaN/Inf
+ *   (the model keeps its last finite state only if the caller restores it; `runUnlearner` does);
+ *   `UNLEARN_ABORTED` on abort (the last completed epoch is in the checkpoint)
+ */
+export async function train(model: Model, options: TrainOptions): Promise<TrainReport> {
+  const cfg = parseOptions(trainOptionsSchema, stripFunctions(options), 'train');
+  ensureGradients();
+  const { logger, progress, signal, rng } = options.services;
+  const lossFn: LossFunction = options.loss ?? ((a) => crossEntropy(a.logits, a.labels));
+  const optimizer = new SgdOptimizer({ momentum: cfg.momentum, weightDecay: cfg.weightDecay, nesterov: cfg.nesterov });
+  const rngState = rng.state();
+  const logs: EpochLog[] = [];
+  let startEpoch = 0;
+
+  if (options.checkpoint && options.resume !== false && (await fileExists(options.checkpoint))) {
+    const ck = await readCheckpoint(options.checkpoint, 'train');
+    if (JSON.stringify(ck.meta.rngState) !== JSON.stringify(rngState) || JSON.stringify(ck.meta.trainConfig) !== JSON.stringify(cfg)) {
+      throw new UnlearnError(
+        'UNLEARN_CHECKPOINT_INCOMPATIBLE',
+        `Checkpoint ${options.checkpoint} was written by a run with other options or seed; delete it or use another path.`,
+        { details: { file: options.checkpoint } },
+      );
+    }
+    loadModelFromCheckpoint(model, ck, options.checkpoint);
+    const extra = arraysToTensors(ck.groups.adapter);
+    for (const [n, t] of extra) model.extraParams.get(n)?.assign(t);
+    for (const t of extra.values()) t.dispose();
+    const opt = arraysToTensors(ck.groups.optimizer);
+    optimizer.setState(opt);
+    for (const t of opt.values()) t.dispose();
+    startEpoch = Number(ck.meta.epoch);
+    logs.push(...((ck.meta.logs as EpochLog[]) ?? []));
+    logger.info(`${cfg.label}: resumed from ${options.checkpoint} at epoch ${startEpoch}/${cfg.epochs}`);
+  }
+
+  const vars = model.trainableVariables();
+  const varList = [...vars.values()];
+  const t0 = performance.now();
+  let images = 0;
+  let accuracy: number | undefined;
+  const scheduleEpochs = cfg.scheduleEpochs ?? cfg.epochs + cfg.scheduleOffset;
+  try {
+    for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+      throwIfAborted(signal);
+      const epochRng = rng.fork(`epoch-${epoch}`);
+      const lr = learningRateAt(cfg.lr, epoch + cfg.scheduleOffset, scheduleEpochs, cfg.schedule, cfg.warmupEpochs);
+      const task = progress.start(`${cfg.label} epoch ${epoch + 1}/${cfg.epochs}`, options.data.indices.length, 'img');
+      const te = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let batchIndex = 0;
+      for (const batch of batches(options.data, {
+        batchSize: cfg.batchSize,
+        shuffle: cfg.shuffle,
+        augment: cfg.augment,
+        rng: epochRng,
+        dropLast: cfg.dropLast,
+        labelsOverride: options.labels,
+      })) {
+        try {
+          throwIfAborted(signal);
+          const b = batch.x.shape[0];
+          const micro = cfg.microBatch && cfg.microBatch < b ? cfg.microBatch : b;
+          let lossValue = 0;
+          let batchCorrect = 0;
+          let grads: Record<string, tf.Tensor> = {};
+          for (let s = 0; s < b; s += micro) {
+            const e = Math.min(b, s + micro);
+            const { value, grads: g } = tf.tidy(() => {
+              const x = micro === b ? batch.x : tf.slice(batch.x, [s, 0, 0, 0], [e - s, -1, -1, -1]);
+              const y = micro === b ? batch.y : tf.slice(batch.y, [s], [e - s]);
+              let correctT: tf.Scalar | undefined;
+              const r = tf.variableGrads(() => {
+                const logits = model.forward(x as tf.Tensor4D, { training: true, rng: epochRng });
+                correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(y, 'int32')), 'float32')) as tf.Scalar);
+                return lossFn({ logits, labels: y as tf.Tensor1D, epoch, model });
+              }, varList);
+              const scale = (e - s) / b;
+              const scaled: Record<string, tf.Tensor> = {};
+              for (const [k, v] of Object.entries(r.grads)) scaled[k] = scale === 1 ? v : tf.mul(v, scale);
+              const out = { value: tf.stack([tf.mul(r.value, scale), correctT as tf.Scalar]), grads: scaled };
+              correctT?.dispose();
+              return out;
+            });
+            const vals = value.dataSync();
+            value.dispose();
+            lossValue += vals[0];
+            batchCorrect += vals[1];
+            // Accumulate micro-batch gradients by variable name.
+            const named: Record<string, tf.Tensor> = {};
+            for (const [name, v] of vars) {
+              const gv = g[v.name];
+              if (gv) named[name] = gv;
+            }
+            if (s === 0) grads = named;
+            else {
+              const acc: Record<string, tf.Tensor> = {};
+              for (const [k, v] of Object.entries(named)) {
+                acc[k] = tf.add(grads[k], v);
+                grads[k].dispose();
+                v.dispose();
+              }
+              grads = acc;
+            }
+          }
+          if (!isFiniteNumber(lossValue)) {
+            for (const t of Object.values(grads)) t.dispose();
+            throw new UnlearnError(
+              'UNLEARN_NON_FINITE_LOSS',
+              `${cfg.label}: the loss became ${lossValue} at epoch ${epoch + 1}, batch ${batchIndex + 1}; lower the learning rate (now ${lr}).`,
+              { details: { epoch, batch: batchIndex, lr, loss: lossValue } },
+            );
+          }
+          optimizer.step(vars, grads, lr, model.masks);
+          for (const t of Object.values(grads)) t.dispose();
+          lossSum += lossValue * b;
+          correct += batchCorrect;
+          seen += b;
+          images += b;
+          batchIndex++;
+          task.tick(b, { loss: lossSum / seen, acc: (100 * correct) / seen, lr });
+        } finally {
+          batch.x.dispose();
+          batch.y.dispose();
+        }
+      }
+      const seconds = (performance.now() - te) / 1000;
+      const log: EpochLog = { epoch, loss: seen > 0 ? lossSum / seen : 0, lr, seconds };
+      const metrics: Record<string, number> = { loss: log.loss, acc: seen ? (100 * correct) / seen : 0, 'img/s': seen / seconds };
+      if (options.evalSet && cfg.evalEvery > 0 && ((epoch + 1) % cfg.evalEvery === 0 || epoch + 1 === cfg.epochs)) {
+        accuracy = evaluateAccuracy(model, options.evalSet, { signal });
+        metrics.evalAcc = accuracy;
+        log.accuracy = accuracy;
+      }
+      task.end(metrics);
+      logs.push(log);
+      if (options.checkpoint) {
+        const m = modelToCheckpoint(model);
+        await writeCheckpoint(options.checkpoint, {
+          kind: 'train',
+          meta: { ...m.meta, ...(options.meta ?? {}), epoch: epoch + 1, rngState, trainConfig: cfg, logs },
+          groups: { ...m.groups, optimizer: tensorsToArrays(optimizer.state()) },
+        });
+      }
+      await options.onEpochEnd?.({ epoch, log, model });
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return { epochs: logs, accuracy, seconds, imagesPerSecond: images / Math.max(seconds, 1e-9), resumedAt: startEpoch };
+}
+
+function stripFunctions(o: TrainOptions): TrainConfig {
+  const { data, labels, loss, evalSet, checkpoint, resume, onEpochEnd, meta, services, ...rest } = o;
+  return rest;
+}

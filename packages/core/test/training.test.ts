@@ -1,0 +1,283 @@
+import { mkdtempSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  Model,
+  type ModelDefinition,
+  Rng,
+  SgdOptimizer,
+  createImageSet,
+  createMemoryLogger,
+  fullSubset,
+  isUnlearnError,
+  learningRateAt,
+  readCheckpoint,
+  silentProgress,
+  train,
+  writeCheckpoint,
+  type RunServices,
+} from '@unlearnjs/core';
+
+// A tiny conv + dense model: the conv kernel and the dense kernel are prunable.
+function tinyDefinition(): ModelDefinition {
+  return {
+    arch: 'tiny-test',
+    config: {},
+    params: [
+      { name: 'conv.kernel', shape: [3, 3, 3, 4], init: 'he-normal' },
+      { name: 'fc.kernel', shape: [4 * 8 * 8, 10], init: 'glorot-uniform' },
+      { name: 'fc.bias', shape: [10], init: 'zeros' },
+    ],
+    buffers: [],
+    prunable: ['conv.kernel', 'fc.kernel'],
+    classifier: { kernel: 'fc.kernel', bias: 'fc.bias' },
+    forward(x, ctx) {
+      return tf.tidy(() => {
+        const h = tf.relu(tf.conv2d(x, ctx.w('conv.kernel') as tf.Tensor4D, 4, 'same'));
+        const flat = tf.reshape(h, [x.shape[0], -1]);
+        return tf.add(tf.matMul(flat, ctx.w('fc.kernel') as tf.Tensor2D), ctx.w('fc.bias')) as tf.Tensor2D;
+      });
+    },
+  };
+}
+
+function syntheticSet(n: number, seed: number) {
+  const rng = new Rng(seed);
+  const images = new Uint8Array(n * 3072);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % 10;
+    labels[i] = c;
+    for (let p = 0; p < 1024; p++) {
+      for (let ch = 0; ch < 3; ch++) {
+        const base = ((c * 25 + ch * 80 * (c % 3)) % 256) * (p % 2 === 0 ? 1 : 0.5);
+        images[i * 3072 + p * 3 + ch] = Math.max(0, Math.min(255, Math.round(base + 30 * rng.normal())));
+      }
+    }
+  }
+  return createImageSet({ images, labels });
+}
+
+function services(seed: number, signal?: AbortSignal): RunServices {
+  return { logger: createMemoryLogger(), progress: silentProgress, signal: signal ?? new AbortController().signal, rng: new Rng(seed) };
+}
+
+function weights(model: Model): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const [n, v] of model.params) out[n] = Array.from(v.dataSync());
+  return out;
+}
+
+function randomMasks(model: Model, seed: number): Map<string, tf.Tensor> {
+  const rng = new Rng(seed);
+  const masks = new Map<string, tf.Tensor>();
+  for (const n of model.prunable) {
+    const p = model.params.get(n)!;
+    const m = new Float32Array(p.size);
+    for (let i = 0; i < m.length; i++) m[i] = rng.next() < 0.5 ? 0 : 1;
+    masks.set(n, tf.tensor(m, p.shape));
+  }
+  return masks;
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('learningRateAt', () => {
+  it('follows MultiStepLR and cosine annealing closed forms', () => {
+    const ms = { type: 'multistep', milestones: [91, 136], gamma: 0.1 } as const;
+    expect(learningRateAt(0.1, 0, 182, ms)).toBeCloseTo(0.1, 12);
+    expect(learningRateAt(0.1, 90, 182, ms)).toBeCloseTo(0.1, 12);
+    expect(learningRateAt(0.1, 91, 182, ms)).toBeCloseTo(0.01, 12);
+    expect(learningRateAt(0.1, 136, 182, ms)).toBeCloseTo(0.001, 12);
+    const cos = { type: 'cosine', minLr: 0 } as const;
+    expect(learningRateAt(1, 0, 10, cos)).toBeCloseTo(1, 12);
+    expect(learningRateAt(1, 5, 10, cos)).toBeCloseTo(0.5, 12);
+    expect(learningRateAt(1, 10, 10, cos)).toBeCloseTo(0, 12);
+    expect(learningRateAt(1, 2.5, 10, cos)).toBeCloseTo(0.5 * (1 + Math.cos(Math.PI / 4)), 12);
+    // warm-up rises linearly, then hands over to the schedule
+    expect(learningRateAt(1, 0, 10, { type: 'constant' }, 3)).toBeCloseTo(0.25, 12);
+    expect(learningRateAt(1, 2, 10, { type: 'constant' }, 3)).toBeCloseTo(0.75, 12);
+    expect(learningRateAt(1, 3, 10, { type: 'constant' }, 3)).toBeCloseTo(1, 12);
+  });
+});
+
+describe('SgdOptimizer', () => {
+  it('matches PyTorch SGD (momentum, weight decay) step by step and keeps masked entries at 0', () => {
+    const w = tf.variable(tf.tensor1d([1, -2, 3]));
+    const mask = tf.tensor1d([1, 0, 1]);
+    const opt = new SgdOptimizer({ momentum: 0.9, weightDecay: 0.1 });
+    const vars = new Map([['w', w]]);
+    let ref = [1, -2, 3];
+    let buf = [0, 0, 0];
+    const lr = 0.5;
+    for (const gv of [[0.5, 1, -1], [0.25, -3, 2]]) {
+      const g = tf.tensor1d(gv);
+      opt.step(vars, { w: g }, lr, new Map([['w', mask]]));
+      g.dispose();
+      const m = [1, 0, 1];
+      const gg = gv.map((x, i) => (x + 0.1 * ref[i]) * m[i]);
+      buf = buf.map((b, i) => 0.9 * b + gg[i]);
+      ref = ref.map((x, i) => (x - lr * buf[i]) * m[i]);
+    }
+    const got = Array.from(w.dataSync());
+    ref.forEach((r, i) => expect(got[i]).toBeCloseTo(r, 5));
+    expect(got[1] === 0).toBe(true);
+    opt.dispose();
+    w.dispose();
+    mask.dispose();
+  });
+});
+
+describe('train', () => {
+  const data = fullSubset(syntheticSet(60, 1));
+  const base = { epochs: 3, batchSize: 16, lr: 0.05, evalEvery: 0 };
+
+  it('learns a learnable synthetic task (loss falls)', async () => {
+    const model = new Model(tinyDefinition(), new Rng(1));
+    const r = await train(model, { ...base, epochs: 4, data, augment: false, services: services(2) });
+    expect(r.epochs[3].loss).toBeLessThan(r.epochs[0].loss);
+    model.dispose();
+  });
+
+  it('keeps masked weights exactly zero through momentum and weight decay', async () => {
+    const model = new Model(tinyDefinition(), new Rng(1));
+    const masks = randomMasks(model, 3);
+    model.setMasks(masks);
+    await train(model, { ...base, data, weightDecay: 0.01, services: services(2) });
+    for (const [n, m] of masks) {
+      const w = model.params.get(n)!.dataSync();
+      const mm = m.dataSync();
+      let zeroed = 0;
+      for (let i = 0; i < w.length; i++) {
+        if (mm[i] === 0) {
+          expect(w[i] === 0).toBe(true);
+          zeroed++;
+        }
+      }
+      expect(zeroed).toBeGreaterThan(0);
+      m.dispose();
+    }
+    // unmasked weights did move
+    model.dispose();
+  });
+
+  it('gives the same weights for the same seed, and different ones for another seed', async () => {
+    const run = async (seed: number) => {
+      const model = new Model(tinyDefinition(), new Rng(1));
+      await train(model, { ...base, epochs: 1, data, services: services(seed) });
+      const w = weights(model);
+      model.dispose();
+      return w;
+    };
+    const a = await run(5);
+    expect(await run(5)).toEqual(a);
+    expect(await run(6)).not.toEqual(a);
+  });
+
+  it('resumes a killed run to the same result as an uninterrupted one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unlearnjs-train-'));
+    const full = new Model(tinyDefinition(), new Rng(1));
+    await train(full, { ...base, data, services: services(9) });
+    const expected = weights(full);
+    full.dispose();
+
+    const ckpt = join(dir, 'train.ckpt');
+    const ac = new AbortController();
+    const first = new Model(tinyDefinition(), new Rng(1));
+    const err = await train(first, {
+      ...base,
+      data,
+      checkpoint: ckpt,
+      services: services(9, ac.signal),
+      onEpochEnd: ({ epoch }) => {
+        if (epoch === 0) ac.abort('killed');
+      },
+    }).catch((e) => e);
+    expect(isUnlearnError(err, 'UNLEARN_ABORTED')).toBe(true);
+    first.dispose();
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+
+    const resumed = new Model(tinyDefinition(), new Rng(77)); // different init: the checkpoint must win
+    const r = await train(resumed, { ...base, data, checkpoint: ckpt, services: services(9) });
+    expect(r.resumedAt).toBe(1);
+    expect(weights(resumed)).toEqual(expected);
+    resumed.dispose();
+  });
+
+  it('refuses a checkpoint written with other options', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unlearnjs-train-'));
+    const ckpt = join(dir, 'train.ckpt');
+    const m = new Model(tinyDefinition(), new Rng(1));
+    await train(m, { ...base, epochs: 1, data, checkpoint: ckpt, services: services(1) });
+    const err = await train(m, { ...base, lr: 0.2, data, checkpoint: ckpt, services: services(1) }).catch((e) => e);
+    expect(isUnlearnError(err, 'UNLEARN_CHECKPOINT_INCOMPATIBLE')).toBe(true);
+    m.dispose();
+  });
+
+  it('stops with UNLEARN_NON_FINITE_LOSS when the loss diverges', async () => {
+    const model = new Model(tinyDefinition(), new Rng(1));
+    const err = await train(model, {
+      ...base,
+      data,
+      loss: ({ logits }) => tf.div(tf.sum(logits), tf.scalar(0)) as tf.Scalar,
+      services: services(1),
+    }).catch((e) => e);
+    expect(isUnlearnError(err, 'UNLEARN_NON_FINITE_LOSS')).toBe(true);
+    model.dispose();
+  });
+
+  it('accumulates micro-batch gradients to the full-batch step (no BatchNorm)', async () => {
+    const run = async (microBatch?: number) => {
+      const model = new Model(tinyDefinition(), new Rng(1));
+      await train(model, { ...base, epochs: 1, batchSize: 20, microBatch, data, augment: false, services: services(4) });
+      const w = weights(model);
+      model.dispose();
+      return w;
+    };
+    const a = await run();
+    const b = await run(7);
+    for (const k of Object.keys(a)) a[k].forEach((v, i) => expect(b[k][i]).toBeCloseTo(v, 4));
+  });
+
+  it('leaks no tensors', async () => {
+    const model = new Model(tinyDefinition(), new Rng(1));
+    model.setMasks(randomMasks(model, 1));
+    const before = tf.memory().numTensors;
+    await train(model, { ...base, epochs: 2, data, evalSet: data, evalEvery: 1, services: services(1) });
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+});
+
+describe('checkpoint files', () => {
+  it('round-trips arrays and meta, and rejects corrupt or foreign files with coded errors', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unlearnjs-ckpt-'));
+    const f = join(dir, 'a.ckpt');
+    const data = new Float32Array([1, 2, 3, 4.5]);
+    await writeCheckpoint(f, { kind: 'train', meta: { epoch: 3 }, groups: { weights: new Map([['w', { shape: [2, 2], data }]]) } });
+    const back = await readCheckpoint(f, 'train');
+    expect(back.meta.epoch).toBe(3);
+    expect(Array.from(back.groups.weights.get('w')!.data)).toEqual([1, 2, 3, 4.5]);
+    expect(back.groups.weights.get('w')!.shape).toEqual([2, 2]);
+
+    const wrongKind = await readCheckpoint(f, 'prune-round').catch((e) => e);
+    expect(isUnlearnError(wrongKind, 'UNLEARN_CHECKPOINT_INCOMPATIBLE')).toBe(true);
+
+    const bytes = readFileSync(f);
+    bytes[bytes.length - 2] ^= 0xff;
+    writeFileSync(join(dir, 'flipped.ckpt'), bytes);
+    const flipped = await readCheckpoint(join(dir, 'flipped.ckpt')).catch((e) => e);
+    expect(isUnlearnError(flipped, 'UNLEARN_CHECKPOINT_CORRUPT')).toBe(true);
+
+    writeFileSync(join(dir, 'short.ckpt'), readFileSync(f).subarray(0, 40));
+    expect(isUnlearnError(await readCheckpoint(join(dir, 'short.ckpt')).catch((e) => e), 'UNLEARN_CHECKPOINT_CORRUPT')).toBe(true);
+    writeFileSync(join(dir, 'foreign.ckpt'), 'PK\u0003\u0004 not ours');
+    expect(isUnlearnError(await readCheckpoint(join(dir, 'foreign.ckpt')).catch((e) => e), 'UNLEARN_CHECKPOINT_CORRUPT')).toBe(true);
+    expect(isUnlearnError(await readCheckpoint(join(dir, 'none.ckpt')).catch((e) => e), 'UNLEARN_CHECKPOINT_MISSING')).toBe(true);
+  });
+});
