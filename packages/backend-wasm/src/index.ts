@@ -1,0 +1,16 @@
+/**
+ * Training kernels for the TensorFlow.js wasm backend: conv and depthwise-conv gradients, fast
+ * transposed and batched matMul, broadcast Tile and UnsortedSegmentSum, all composed of the
+ * stock XNNPACK-backed wasm kernels. Importing this module registers nothing; call
+ * {@link registerWasmTrainingKernels}.
+ *
+ * @packageDocumentation
+ */
+export {
+  areWasmTrainingKernelsRegistered,
+  listWasmTrainingKernels,
+  registerWasmTrainingKernels,
+  unregisterWasmTrainingKernels,
+} from './register-wasm-training-kernels.js';
+export type { WasmTrainingKernelName, WasmTrainingKernelsOptions } from './register-wasm-training-kernels.js';
+export { tileAsBroadcast } from './kernels/tile.js';

@@ -1,0 +1,101 @@
+import { backend_util } from '@tensorflow/tfjs-core';
+import type {
+  Conv2DBackpropFilterAttrs,
+  Conv2DBackpropInputAttrs,
+  DepthwiseConv2dNativeBackpropFilterAttrs,
+  DepthwiseConv2dNativeBackpropInputAttrs,
+  KernelFunc,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
+import { filterGradient, geometryOf, inputGradient } from './conv-gradients.js';
+import { type StockKernels, type WasmBackendLike, withScope } from './kernel-scope.js';
+
+type Args<A> = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: unknown } & { attrs?: A };
+
+/** `Conv2DBackpropFilter` for 'wasm' (absent from tfjs-backend-wasm 4.22). */
+export function makeConv2DBackpropFilter(stock: StockKernels): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as unknown as Args<Conv2DBackpropFilterAttrs>;
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as Conv2DBackpropFilterAttrs;
+    return withScope(backend as WasmBackendLike, stock, (scope) => {
+      let x = inputs.x;
+      let dy = inputs.dy;
+      // The stock wasm Conv2D only runs NHWC; NCHW gradients are transposed in and computed there.
+      if (dataFormat === 'NCHW') {
+        x = scope.transpose(x, [0, 2, 3, 1]);
+        dy = scope.transpose(dy, [0, 2, 3, 1]);
+      }
+      const info = backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number],
+        filterShape,
+        strides,
+        1,
+        pad,
+        dimRoundingMode,
+        false,
+        'channelsLast',
+      );
+      return filterGradient(scope, x, dy, geometryOf(info), false, filterShape);
+    });
+  };
+}
+
+/** `Conv2DBackpropInput` for 'wasm': one XNNPACK conv instead of the stock scalar loop. */
+export function makeConv2DBackpropInput(stock: StockKernels): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as unknown as Args<Conv2DBackpropInputAttrs>;
+    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as Conv2DBackpropInputAttrs;
+    const stockFn = stock.get('Conv2DBackpropInput');
+    if (dataFormat === 'NCHW' && stockFn !== undefined) return stockFn(args);
+    const { dy, filter } = inputs;
+    const info = backend_util.computeConv2DInfo(
+      inputShape,
+      filter.shape as [number, number, number, number],
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      'channelsLast',
+    );
+    return withScope(backend as WasmBackendLike, stock, (scope) => inputGradient(scope, dy, filter, geometryOf(info), false));
+  };
+}
+
+/** `DepthwiseConv2dNativeBackpropFilter` for 'wasm' (absent from tfjs-backend-wasm 4.22). */
+export function makeDepthwiseBackpropFilter(stock: StockKernels): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as unknown as Args<DepthwiseConv2dNativeBackpropFilterAttrs>;
+    const { strides, dilations, pad, dimRoundingMode, filterShape } = attrs as DepthwiseConv2dNativeBackpropFilterAttrs;
+    const { x, dy } = inputs;
+    const info = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filterShape,
+      strides,
+      dilations ?? 1,
+      pad,
+      dimRoundingMode,
+      true,
+    );
+    return withScope(backend as WasmBackendLike, stock, (scope) => filterGradient(scope, x, dy, geometryOf(info), true, filterShape));
+  };
+}
+
+/** `DepthwiseConv2dNativeBackpropInput` for 'wasm' (absent from tfjs-backend-wasm 4.22). */
+export function makeDepthwiseBackpropInput(stock: StockKernels): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as unknown as Args<DepthwiseConv2dNativeBackpropInputAttrs>;
+    const { strides, dilations, pad, dimRoundingMode, inputShape } = attrs as DepthwiseConv2dNativeBackpropInputAttrs;
+    const { dy, filter } = inputs;
+    const info = backend_util.computeConv2DInfo(
+      inputShape,
+      filter.shape as [number, number, number, number],
+      strides,
+      dilations ?? 1,
+      pad,
+      dimRoundingMode,
+      true,
+    );
+    return withScope(backend as WasmBackendLike, stock, (scope) => inputGradient(scope, dy, filter, geometryOf(info), true));
+  };
+}

@@ -1,0 +1,179 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import { makeBatchMatMul } from './kernels/batch-mat-mul.js';
+import {
+  makeConv2DBackpropFilter,
+  makeConv2DBackpropInput,
+  makeDepthwiseBackpropFilter,
+  makeDepthwiseBackpropInput,
+} from './kernels/conv-kernels.js';
+import type { StockKernels } from './kernels/kernel-scope.js';
+import { makeTile } from './kernels/tile.js';
+import { makeUnsortedSegmentSum } from './kernels/unsorted-segment-sum.js';
+
+/** Names of the kernels this package can register for the 'wasm' backend. */
+export type WasmTrainingKernelName =
+  | 'Conv2DBackpropFilter'
+  | 'Conv2DBackpropInput'
+  | 'DepthwiseConv2dNativeBackpropFilter'
+  | 'DepthwiseConv2dNativeBackpropInput'
+  | 'BatchMatMul'
+  | 'Tile'
+  | 'UnsortedSegmentSum';
+
+/** Options of {@link registerWasmTrainingKernels}. */
+export interface WasmTrainingKernelsOptions {
+  /**
+   * Which kernels to register.
+   * @defaultValue all of {@link listWasmTrainingKernels}
+   */
+  kernels?: readonly WasmTrainingKernelName[];
+}
+
+const BACKEND = 'wasm';
+
+const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelFunc> = {
+  Conv2DBackpropFilter: makeConv2DBackpropFilter,
+  Conv2DBackpropInput: makeConv2DBackpropInput,
+  DepthwiseConv2dNativeBackpropFilter: makeDepthwiseBackpropFilter,
+  DepthwiseConv2dNativeBackpropInput: makeDepthwiseBackpropInput,
+  BatchMatMul: makeBatchMatMul,
+  Tile: makeTile,
+  UnsortedSegmentSum: makeUnsortedSegmentSum,
+};
+
+const ALL_NAMES = Object.keys(FACTORIES) as WasmTrainingKernelName[];
+
+/** Stock kernels the replacements are built from; all ship with tfjs-backend-wasm 4.22. */
+const BUILDING_BLOCKS = [
+  'Add',
+  'BatchMatMul',
+  'Conv2D',
+  'DepthwiseConv2dNative',
+  'Fill',
+  'PadV2',
+  'Reshape',
+  'Reverse',
+  'ScatterNd',
+  'Slice',
+  'StridedSlice',
+  'Sum',
+  'Tile',
+  'Transpose',
+] as const;
+
+/** What one registration replaced, so that it can be undone exactly. */
+interface Registration {
+  previous: Map<WasmTrainingKernelName, KernelConfig | undefined>;
+}
+
+let active: Registration | undefined;
+
+/**
+ * Registers the training kernels for the 'wasm' backend of TensorFlow.js.
+ *
+ * @param options - which kernels to register (default: all).
+ * @returns the names of the kernels registered by this call (empty when already registered).
+ * @throws Error with `code === 'WASM_BACKEND_NOT_LOADED'` when `@tensorflow/tfjs-backend-wasm`
+ * has not been imported yet (its kernels are the building blocks; import it first).
+ *
+ * @remarks
+ * Adds `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter/Input` and
+ * `UnsortedSegmentSum` (missing in tfjs-backend-wasm 4.22, so conv nets cannot train) and
+ * replaces `Conv2DBackpropInput`, `BatchMatMul` and `Tile` with faster equivalents. Every kernel
+ * is composed of stock wasm kernels (Conv2D, Transpose, Pad, …) called through their kernel
+ * functions, so the work runs in XNNPACK. Importing this package registers nothing; calling this
+ * function a second time is a no-op until {@link unregisterWasmTrainingKernels} is called. The
+ * kernels follow tfjs semantics: returned tensors belong to the engine as usual.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import '@tensorflow/tfjs-backend-wasm';
+ * import { registerWasmTrainingKernels } from '@unlearnjs/backend-wasm';
+ *
+ * registerWasmTrainingKernels();
+ * await tf.setBackend('wasm');
+ * ```
+ */
+export function registerWasmTrainingKernels(options: WasmTrainingKernelsOptions = {}): WasmTrainingKernelName[] {
+  if (active !== undefined) return [];
+  const names = options.kernels ?? ALL_NAMES;
+  for (const name of names) {
+    if (!(name in FACTORIES)) {
+      throw Object.assign(new Error(`Unknown wasm training kernel '${name}'; choose among ${ALL_NAMES.join(', ')}.`), {
+        code: 'WASM_UNKNOWN_KERNEL',
+      });
+    }
+  }
+  const stock = new Map<string, KernelFunc>();
+  const missing: string[] = [];
+  for (const name of BUILDING_BLOCKS) {
+    const config = tf.getKernel(name, BACKEND);
+    if (config === undefined) missing.push(name);
+    else stock.set(name, config.kernelFunc);
+  }
+  if (missing.length > 0) {
+    throw Object.assign(
+      new Error(
+        `The 'wasm' backend kernels ${missing.join(', ')} are not registered: import '@tensorflow/tfjs-backend-wasm' before calling registerWasmTrainingKernels().`,
+      ),
+      { code: 'WASM_BACKEND_NOT_LOADED' },
+    );
+  }
+  const conv2DBackpropInput = tf.getKernel('Conv2DBackpropInput', BACKEND);
+  if (conv2DBackpropInput !== undefined) stock.set('Conv2DBackpropInput', conv2DBackpropInput.kernelFunc);
+
+  const previous = new Map<WasmTrainingKernelName, KernelConfig | undefined>();
+  for (const name of names) {
+    const old = tf.getKernel(name, BACKEND);
+    previous.set(name, old);
+    if (old !== undefined) tf.unregisterKernel(name, BACKEND);
+    tf.registerKernel({
+      kernelName: name,
+      backendName: BACKEND,
+      kernelFunc: FACTORIES[name](stock),
+      // Keep the replaced kernel's C++ bindings initialised: the engine only runs setupFunc of
+      // kernels registered when the backend starts, and ours call the stock ones.
+      ...(old?.setupFunc !== undefined ? { setupFunc: old.setupFunc } : {}),
+    });
+  }
+  active = { previous };
+  return [...names];
+}
+
+/**
+ * Removes the kernels registered by {@link registerWasmTrainingKernels} and puts back the ones
+ * they replaced (the stock wasm kernels, or whatever was registered before).
+ *
+ * @returns the names of the kernels removed (empty when none were registered).
+ */
+export function unregisterWasmTrainingKernels(): WasmTrainingKernelName[] {
+  if (active === undefined) return [];
+  const removed: WasmTrainingKernelName[] = [];
+  for (const [name, old] of active.previous) {
+    if (tf.getKernel(name, BACKEND) !== undefined) tf.unregisterKernel(name, BACKEND);
+    if (old !== undefined) tf.registerKernel(old);
+    removed.push(name);
+  }
+  active = undefined;
+  return removed;
+}
+
+/**
+ * Lists the kernels this package provides for 'wasm'.
+ *
+ * @returns kernel names, in registration order (a fresh array the caller may keep).
+ */
+export function listWasmTrainingKernels(): WasmTrainingKernelName[] {
+  return [...ALL_NAMES];
+}
+
+/**
+ * Whether {@link registerWasmTrainingKernels} is in effect.
+ *
+ * @returns true between a register call and the matching unregister call.
+ */
+export function areWasmTrainingKernelsRegistered(): boolean {
+  return active !== undefined;
+}
