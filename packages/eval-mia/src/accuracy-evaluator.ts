@@ -1,0 +1,201 @@
+import {
+  API_VERSION,
+  type EvalContext,
+  type EvalResult,
+  type Evaluator,
+  type Model,
+  type Plugin,
+  type Predictions,
+  type Rng,
+  type RunServices,
+  type Subset,
+  UnlearnError,
+  predictProbabilities,
+} from '@unlearnjs/core';
+import { z } from 'zod';
+
+/** Schema of the `accuracy` evaluator's options. */
+export const accuracyOptionsSchema = z.strictObject({
+  /** Images per forward pass. */
+  batchSize: z.number().int().min(1).default(256),
+  /** Measure RA on at most this many retain images (a seeded uniform subsample); all when absent. */
+  maxRetain: z.number().int().min(1).optional(),
+});
+
+/**
+ * Options of the `accuracy` evaluator (validated and defaulted).
+ *
+ * - `batchSize` — images per forward pass. @defaultValue 256
+ * - `maxRetain` — evaluate RA on at most this many retain images, chosen uniformly with the
+ *   run's seeded generator. @defaultValue every retain image
+ */
+export type AccuracyOptions = z.output<typeof accuracyOptionsSchema>;
+
+/** Percentage of `predicted[i] === labels[i]` over the given positions (all when omitted). */
+function accuracyOf(p: Predictions, positions?: ArrayLike<number>): number {
+  let correct = 0;
+  const n = positions ? positions.length : p.n;
+  for (let k = 0; k < n; k++) {
+    const i = positions ? positions[k] : k;
+    if (p.predicted[i] === p.labels[i]) correct++;
+  }
+  return (100 * correct) / n;
+}
+
+function requireNonEmpty(subset: Subset | undefined, name: string, evaluator: string): void {
+  if (!subset || subset.indices.length === 0) {
+    throw new UnlearnError(
+      'UNLEARN_INVALID_OPTIONS',
+      `The ${evaluator} evaluator got an empty ${name} set; pass data with at least one ${name} image.`,
+      { details: { evaluator, set: name } },
+    );
+  }
+}
+
+/**
+ * A seeded uniform choice of `k` of the subset's images, kept in subset order.
+ * @internal
+ */
+export function sampleSubset(subset: Subset, k: number, rng: Rng): Subset {
+  const n = subset.indices.length;
+  if (k >= n) return subset;
+  const pos = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < k; i++) {
+    const j = i + rng.int(n - i);
+    const t = pos[i];
+    pos[i] = pos[j];
+    pos[j] = t;
+  }
+  const chosen = pos.subarray(0, k).sort();
+  const indices = new Int32Array(k);
+  for (let i = 0; i < k; i++) indices[i] = subset.indices[chosen[i]];
+  return { source: subset.source, indices };
+}
+
+/** Positions in `within` of each image of `part`, or undefined when some image is not in `within`. */
+function positionsIn(part: Subset, within: Subset): Int32Array | undefined {
+  if (part.source !== within.source) return undefined;
+  const where = new Map<number, number>();
+  for (let k = 0; k < within.indices.length; k++) if (!where.has(within.indices[k])) where.set(within.indices[k], k);
+  const out = new Int32Array(part.indices.length);
+  for (let k = 0; k < part.indices.length; k++) {
+    const pos = where.get(part.indices[k]);
+    if (pos === undefined) return undefined;
+    out[k] = pos;
+  }
+  return out;
+}
+
+/** @internal Softmax predictions of `model` on `subset`, with the run's progress and abort signal. */
+export function predictWith(model: Model, subset: Subset, batchSize: number, services: RunServices, label: string): Predictions {
+  return predictProbabilities(model, subset, { batchSize, progress: services.progress, signal: services.signal, label });
+}
+
+/**
+ * The `accuracy` evaluator: UA, RA and TA of the paper.
+ *
+ * @remarks
+ * - **UA** (unlearning accuracy) = 100 − top-1 accuracy on D_f.
+ * - **RA** = accuracy on D_r (on a seeded subsample of `maxRetain` images when set).
+ * - **TA** = accuracy on the test set; for class-wise forgetting (`classToForget ≥ 0`) on the
+ *   test images of the remaining classes (`testRetainClasses`, or the test set without the
+ *   forgotten class when that is not given). **TA-all** is always the full test set.
+ *
+ * All in percent, in eval mode without augmentation. `details.perClassTestAccuracy` maps each
+ * class name to its accuracy on the full test set (classes absent from it are left out);
+ * `details.sizes` gives the number of images behind each metric.
+ */
+export class AccuracyEvaluator implements Evaluator<AccuracyOptions> {
+  readonly name = 'accuracy';
+  readonly optionsSchema = accuracyOptionsSchema;
+
+  /**
+   * Measure UA, RA, TA and TA-all.
+   * @param ctx - model (not changed), data, options, services
+   * @returns metrics `UA`, `RA`, `TA`, `TA-all` (percent) and per-class test accuracy in details
+   * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when the forget, retain or test set is empty;
+   *   `UNLEARN_ABORTED` when the run's signal fires
+   */
+  async evaluate(ctx: EvalContext<AccuracyOptions>): Promise<EvalResult> {
+    const { model, data, options, services } = ctx;
+    requireNonEmpty(data.forget, 'forget', this.name);
+    requireNonEmpty(data.retain, 'retain', this.name);
+    requireNonEmpty(data.test, 'test', this.name);
+    const retain =
+      options.maxRetain !== undefined ? sampleSubset(data.retain, options.maxRetain, services.rng.fork('max-retain')) : data.retain;
+
+    const forgetP = predictWith(model, data.forget, options.batchSize, services, 'accuracy: forget');
+    const retainP = predictWith(model, retain, options.batchSize, services, 'accuracy: retain');
+    const testP = predictWith(model, data.test, options.batchSize, services, 'accuracy: test');
+
+    const taAll = accuracyOf(testP);
+    let ta = taAll;
+    let taSize = testP.n;
+    if (data.classToForget >= 0) {
+      const given = data.testRetainClasses;
+      if (given === data.test) {
+        // Already the right set.
+      } else if (given) {
+        requireNonEmpty(given, 'testRetainClasses', this.name);
+        const positions = positionsIn(given, data.test);
+        ta = positions
+          ? accuracyOf(testP, positions)
+          : accuracyOf(predictWith(model, given, options.batchSize, services, 'accuracy: test (retained classes)'));
+        taSize = given.indices.length;
+      } else {
+        const keep: number[] = [];
+        for (let i = 0; i < testP.n; i++) if (testP.labels[i] !== data.classToForget) keep.push(i);
+        requireNonEmpty({ source: data.test.source, indices: Int32Array.from(keep) }, 'test (without the forgotten class)', this.name);
+        ta = accuracyOf(testP, keep);
+        taSize = keep.length;
+      }
+    }
+
+    const classNames = data.test.source.classNames;
+    const correct = new Array<number>(classNames.length).fill(0);
+    const count = new Array<number>(classNames.length).fill(0);
+    for (let i = 0; i < testP.n; i++) {
+      count[testP.labels[i]]++;
+      if (testP.predicted[i] === testP.labels[i]) correct[testP.labels[i]]++;
+    }
+    const perClassTestAccuracy: Record<string, number> = {};
+    const perClassTestCount: Record<string, number> = {};
+    classNames.forEach((name, c) => {
+      if (count[c] > 0) {
+        perClassTestAccuracy[name] = (100 * correct[c]) / count[c];
+        perClassTestCount[name] = count[c];
+      }
+    });
+
+    const forgetAccuracy = accuracyOf(forgetP);
+    return {
+      evaluator: this.name,
+      metrics: { UA: 100 - forgetAccuracy, RA: accuracyOf(retainP), TA: ta, 'TA-all': taAll },
+      details: {
+        forgetAccuracy,
+        perClassTestAccuracy,
+        perClassTestCount,
+        classToForget: data.classToForget,
+        sizes: {
+          forget: forgetP.n,
+          retain: data.retain.indices.length,
+          retainEvaluated: retainP.n,
+          test: testP.n,
+          testForTA: taSize,
+        },
+      },
+    };
+  }
+}
+
+/**
+ * The `accuracy` evaluator plugin (UA, RA, TA). Register it with {@link registerEvalMia} or
+ * `registerPlugin(container, accuracyPlugin)`.
+ */
+export const accuracyPlugin: Plugin<'evaluator'> = {
+  kind: 'evaluator',
+  name: 'accuracy',
+  apiVersion: API_VERSION,
+  description: 'UA = 100 − accuracy on the forget set, RA on the retain set, TA on the test set (no augmentation).',
+  create: () => new AccuracyEvaluator(),
+};
