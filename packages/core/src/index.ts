@@ -65,6 +65,7 @@ export {
   type WeightTransform,
 } from './models/model.js';
 export * from './data/index.js';
+export * from './models/index.js';
 export {
   initBackend,
   BACKEND_ORDER,
@@ -106,3 +107,4 @@ export {
   type LossArgs,
   type LossFunction,
 } from './training/train.js';
+export * from './training/gradient-tools.js';

@@ -1,0 +1,33 @@
+/**
+ * Core's model architectures and their building blocks.
+ * @packageDocumentation
+ */
+export { registerCoreModels, resnet18ModelPlugin, vitModelPlugin } from './register-core-models.js';
+export {
+  type ResNet18Options,
+  resnet18OptionsSchema,
+  resnet18Definition,
+  resnet18Factory,
+} from './resnet18.js';
+export {
+  type VitOptions,
+  VIT_IMAGE_SIZE,
+  vitOptionsSchema,
+  vitDefinition,
+  vitFactory,
+  patchify,
+} from './vit.js';
+export {
+  CIFAR10_MEAN,
+  CIFAR10_STD,
+  BATCH_NORM_MOMENTUM,
+  NORM_EPSILON,
+  normalizeCifar,
+  conv2d,
+  batchNorm,
+  layerNorm,
+  dense,
+  matMul,
+  gelu,
+  dropout,
+} from './layers.js';

@@ -1,0 +1,195 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { UnlearnError } from '../errors/unlearn-error.js';
+import type { Rng } from '../random/rng.js';
+
+/** Per-channel mean of the CIFAR-10 training images (RGB, pixels in [0,1]). */
+export const CIFAR10_MEAN: readonly [number, number, number] = [0.4914, 0.4822, 0.4465];
+/** Per-channel standard deviation of the CIFAR-10 training images (RGB, pixels in [0,1]). */
+export const CIFAR10_STD: readonly [number, number, number] = [0.247, 0.2435, 0.2616];
+
+/** PyTorch's BatchNorm momentum: `running = (1 - m) * running + m * batch`. */
+export const BATCH_NORM_MOMENTUM = 0.1;
+/** PyTorch's BatchNorm and LayerNorm epsilon. */
+export const NORM_EPSILON = 1e-5;
+
+/**
+ * Normalise raw [0,1] NHWC pixels with the CIFAR-10 channel mean and std: `(x - mean) / std`.
+ *
+ * @param x - images `[n, h, w, 3]`, pixels in [0,1]
+ * @returns normalised images of the same shape (the caller disposes it, or runs this in a tidy)
+ * @remarks Done inside the models so that every consumer (trainers, evaluators, attacks) feeds
+ * raw pixels and can never forget or double the normalisation.
+ */
+export function normalizeCifar(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const mean = tf.tensor1d([...CIFAR10_MEAN]);
+    const invStd = tf.tensor1d(CIFAR10_STD.map((s) => 1 / s));
+    return tf.mul(tf.sub(x, mean), invStd) as tf.Tensor4D;
+  });
+}
+
+/**
+ * 2-D convolution, NHWC input and HWIO kernel `[kh, kw, in, out]`, `same` padding, no bias.
+ *
+ * @param x - input `[n, h, w, in]`
+ * @param kernel - `[kh, kw, in, out]`
+ * @param stride - stride in both directions
+ * @returns `[n, ceil(h/stride), ceil(w/stride), out]`; the caller disposes it
+ * @remarks TensorFlow's `same` padding puts the extra row/column of an even-sized input at
+ * stride 2 after the image (PyTorch's `padding=1` puts one on each side): outputs have the
+ * same shape, the sampling grid differs by one pixel. It matters only when importing PyTorch
+ * weights, not when training here.
+ */
+export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor, stride: number): tf.Tensor4D {
+  return tf.conv2d(x, kernel as tf.Tensor4D, stride, 'same');
+}
+
+/**
+ * Batch normalisation over the last (channel) axis, as PyTorch's `BatchNorm2d`.
+ *
+ * @param x - input `[n, h, w, c]`
+ * @param gamma - scale `[c]`
+ * @param beta - shift `[c]`
+ * @param runningMean - running mean buffer `[c]` (updated in place in training mode)
+ * @param runningVar - running variance buffer `[c]` (updated in place in training mode)
+ * @param training - use batch statistics and update the running buffers
+ * @returns the normalised tensor; the caller disposes it
+ * @remarks
+ * Training mode normalises with the batch mean and the biased batch variance, and sets
+ * `running = 0.9 * running + 0.1 * batch`, using the *unbiased* variance (×n/(n−1), n = N·H·W)
+ * for the running variance, exactly as PyTorch. The new running values are computed from the
+ * batch moments and assigned to the buffers; they are never used by the output, so a gradient
+ * taped around the forward pass ignores them (tfjs prunes tape nodes that do not lead to the
+ * loss). Eval mode uses the running statistics.
+ *
+ * Written with broadcasting element-wise ops rather than `tf.batchNorm`: the latter's gradient
+ * tiles `[c]` up to the input shape, which is slow on the wasm backend.
+ */
+export function batchNorm(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  runningMean: tf.Variable,
+  runningVar: tf.Variable,
+  training: boolean,
+): tf.Tensor4D {
+  if (!training) {
+    // y = x * scale + shift, with scale and shift computed on [c] only.
+    const scale = tf.mul(gamma, tf.rsqrt(tf.add(runningVar, NORM_EPSILON)));
+    const shift = tf.sub(beta, tf.mul(runningMean, scale));
+    return tf.add(tf.mul(x, scale), shift) as tf.Tensor4D;
+  }
+  const mean = tf.mean(x, [0, 1, 2]);
+  const centered = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centered), [0, 1, 2]);
+  const n = x.shape[0] * x.shape[1] * x.shape[2];
+  const unbias = n > 1 ? n / (n - 1) : 1;
+  const m = BATCH_NORM_MOMENTUM;
+  tf.tidy(() => {
+    const newMean = tf.add(tf.mul(runningMean, 1 - m), tf.mul(mean, m));
+    const newVar = tf.add(tf.mul(runningVar, 1 - m), tf.mul(variance, m * unbias));
+    runningMean.assign(newMean);
+    runningVar.assign(newVar);
+  });
+  const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, NORM_EPSILON)));
+  return tf.add(tf.mul(centered, scale), beta) as tf.Tensor4D;
+}
+
+/**
+ * Layer normalisation over the last axis (PyTorch `LayerNorm`, epsilon 1e-5, biased variance).
+ *
+ * @param x - input `[..., d]`
+ * @param gamma - scale `[d]`
+ * @param beta - shift `[d]`
+ * @returns the normalised tensor; the caller disposes it
+ */
+export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor): T {
+  const axis = x.rank - 1;
+  const mean = tf.mean(x, axis, true);
+  const centered = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centered), axis, true);
+  return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, NORM_EPSILON))), gamma), beta) as T;
+}
+
+/**
+ * Matrix product `a · b` of two rank-2 or two rank-3 (batched) tensors without transposes,
+ * whose gradient also multiplies physically transposed operands.
+ *
+ * @param a - `[m, k]` or `[b, m, k]`
+ * @param b - `[k, n]` or `[b, k, n]`
+ * @returns `[m, n]` or `[b, m, n]`; the caller disposes it
+ * @remarks The stock gradient of `tf.matMul` calls it with `transposeA`/`transposeB` set, and
+ * the wasm backend runs transposed (and batched) matrix products in a scalar loop about ten
+ * times slower than a product of contiguous operands. Transposing physically first costs one
+ * memory pass and keeps every product on the fast path; on other backends it is neutral.
+ */
+export function matMul<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T): T {
+  return matMulWithGrad(a, b) as T;
+}
+
+const matMulWithGrad = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const g = dy as tf.Tensor;
+      const [sa, sb] = saved as [tf.Tensor, tf.Tensor];
+      const perm = sa.rank === 3 ? [0, 2, 1] : [1, 0];
+      return [tf.matMul(g, tf.transpose(sb, perm)), tf.matMul(tf.transpose(sa, perm), g)];
+    },
+  };
+});
+
+/**
+ * Fully connected layer `x · kernel + bias` over the last axis of a rank-2 or rank-3 input.
+ *
+ * @param x - `[n, in]` or `[n, t, in]`
+ * @param kernel - `[in, out]`
+ * @param bias - `[out]`, optional
+ * @returns `[n, out]` or `[n, t, out]`; the caller disposes it
+ */
+export function dense<T extends tf.Tensor2D | tf.Tensor3D>(x: T, kernel: tf.Tensor, bias?: tf.Tensor): T {
+  const inDim = x.shape[x.rank - 1];
+  const outDim = kernel.shape[1] as number;
+  const flat = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [-1, inDim]) as tf.Tensor2D);
+  let y: tf.Tensor2D = matMul(flat, kernel as tf.Tensor2D);
+  if (bias) y = tf.add(y, bias);
+  return (x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), outDim])) as unknown as T;
+}
+
+/**
+ * GELU with the exact error function, `0.5 · x · (1 + erf(x / √2))` (PyTorch's default
+ * `nn.GELU()`, not the tanh approximation).
+ *
+ * @param x - any tensor
+ * @returns a tensor of the same shape; the caller disposes it
+ */
+export function gelu<T extends tf.Tensor>(x: T): T {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)) as T;
+}
+
+/**
+ * Inverted dropout: zero each element with probability `rate` and scale the rest by
+ * `1 / (1 - rate)`, with the mask drawn from `rng`.
+ *
+ * @param x - any tensor
+ * @param rate - drop probability in [0, 1)
+ * @param rng - the randomness (same state, same mask)
+ * @returns a tensor of the same shape; the caller disposes it
+ * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when `rng` is missing (dropout would not be reproducible)
+ */
+export function dropout<T extends tf.Tensor>(x: T, rate: number, rng: Rng | undefined): T {
+  if (rate <= 0) return x;
+  if (!rng) {
+    throw new UnlearnError(
+      'UNLEARN_INVALID_OPTIONS',
+      'Dropout in training mode needs randomness: pass `rng` in the forward options (model.forward(x, { training: true, rng })).',
+    );
+  }
+  const keep = 1 - rate;
+  const u = rng.uniformArray(x.size, 0, 1);
+  const mask = new Float32Array(x.size);
+  for (let i = 0; i < mask.length; i++) mask[i] = u[i] < keep ? 1 / keep : 0;
+  return tf.mul(x, tf.tensor(mask, x.shape)) as T;
+}

@@ -1,0 +1,157 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { ModelFactory } from '../plugins/kinds.js';
+import type { Rng } from '../random/rng.js';
+import { batchNorm, conv2d, dense, normalizeCifar } from './layers.js';
+import { Model, type ForwardContext, type ModelDefinition, type ParamSpec } from './model.js';
+
+/** Options of the CIFAR ResNet-18 (validated by {@link resnet18OptionsSchema}). */
+export interface ResNet18Options {
+  /** Channels of the stem and first stage; stages have w, 2w, 4w, 8w. @defaultValue 64 */
+  width: number;
+  /** Number of output classes. @defaultValue 10 */
+  numClasses: number;
+}
+
+/** Zod schema of {@link ResNet18Options}: `width` an integer in 4..512, `numClasses` ≥ 2. */
+export const resnet18OptionsSchema = z.object({
+  width: z.number().int().min(4).max(512).default(64),
+  numClasses: z.number().int().min(2).max(100_000).default(10),
+});
+
+const STAGES = 4;
+const BLOCKS_PER_STAGE = 2;
+
+type Buffer = { name: string; shape: number[]; init: 'zeros' | 'ones' };
+
+function convSpec(prefix: string, k: number, cin: number, cout: number): ParamSpec {
+  return { name: `${prefix}.kernel`, shape: [k, k, cin, cout], init: 'he-normal' };
+}
+
+function bnSpecs(prefix: string, c: number, params: ParamSpec[], buffers: Buffer[]): void {
+  params.push({ name: `${prefix}.gamma`, shape: [c], init: 'ones' });
+  params.push({ name: `${prefix}.beta`, shape: [c], init: 'zeros' });
+  buffers.push({ name: `${prefix}.runningMean`, shape: [c], init: 'zeros' });
+  buffers.push({ name: `${prefix}.runningVar`, shape: [c], init: 'ones' });
+}
+
+/** One BasicBlock's structure. */
+interface BlockPlan {
+  prefix: string;
+  cin: number;
+  cout: number;
+  stride: number;
+  shortcut: boolean;
+}
+
+function blockPlans(width: number): BlockPlan[] {
+  const plans: BlockPlan[] = [];
+  let cin = width;
+  for (let s = 0; s < STAGES; s++) {
+    const cout = width * 2 ** s;
+    for (let b = 0; b < BLOCKS_PER_STAGE; b++) {
+      const stride = s > 0 && b === 0 ? 2 : 1;
+      plans.push({ prefix: `stage${s + 1}.block${b}`, cin, cout, stride, shortcut: stride !== 1 || cin !== cout });
+      cin = cout;
+    }
+  }
+  return plans;
+}
+
+function bn(x: tf.Tensor4D, prefix: string, ctx: ForwardContext): tf.Tensor4D {
+  return batchNorm(
+    x,
+    ctx.w(`${prefix}.gamma`),
+    ctx.w(`${prefix}.beta`),
+    ctx.buffer(`${prefix}.runningMean`),
+    ctx.buffer(`${prefix}.runningVar`),
+    ctx.training,
+  );
+}
+
+/**
+ * The definition of a CIFAR ResNet-18 of a given width (plain data plus a pure forward).
+ *
+ * @param options - width and number of classes (already validated)
+ * @returns the architecture definition for {@link Model}
+ * @remarks
+ * He et al. 2016, CIFAR variant as in the reference code: a 3×3 stride-1 stem conv, BatchNorm,
+ * ReLU, no max-pool; four stages of two BasicBlocks (conv3×3–BN–ReLU–conv3×3–BN, plus the
+ * shortcut, then ReLU) with widths w, 2w, 4w, 8w, stride 2 at the first block of stages 2–4 and
+ * a 1×1 conv + BN projection shortcut where the shape changes; global average pool; a dense
+ * classifier. Convs have no bias. Kernels are HWIO (`[kh, kw, in, out]`), the dense `[in, out]`.
+ * Convs use He-normal (fan-in) init, the classifier PyTorch's default uniform
+ * U(−1/√in, 1/√in). Every conv kernel is prunable; BatchNorm and the classifier are not.
+ * At width 64 it has 11,173,962 parameters.
+ */
+export function resnet18Definition(options: ResNet18Options): ModelDefinition {
+  const { width, numClasses } = options;
+  const params: ParamSpec[] = [];
+  const buffers: Buffer[] = [];
+  const prunable: string[] = [];
+  const addConv = (prefix: string, k: number, cin: number, cout: number) => {
+    const spec = convSpec(prefix, k, cin, cout);
+    params.push(spec);
+    prunable.push(spec.name);
+  };
+
+  addConv('stem.conv', 3, 3, width);
+  bnSpecs('stem.bn', width, params, buffers);
+  const plans = blockPlans(width);
+  for (const p of plans) {
+    addConv(`${p.prefix}.conv1`, 3, p.cin, p.cout);
+    bnSpecs(`${p.prefix}.bn1`, p.cout, params, buffers);
+    addConv(`${p.prefix}.conv2`, 3, p.cout, p.cout);
+    bnSpecs(`${p.prefix}.bn2`, p.cout, params, buffers);
+    if (p.shortcut) {
+      addConv(`${p.prefix}.shortcut.conv`, 1, p.cin, p.cout);
+      bnSpecs(`${p.prefix}.shortcut.bn`, p.cout, params, buffers);
+    }
+  }
+  const feat = width * 2 ** (STAGES - 1);
+  params.push({ name: 'fc.kernel', shape: [feat, numClasses], init: 'kaiming-uniform' });
+  // PyTorch's Linear bias bound is 1/sqrt(fan_in of the weight), not of the bias itself.
+  params.push({ name: 'fc.bias', shape: [numClasses], init: 'kaiming-uniform', fanIn: feat });
+
+  const forward = (x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D => {
+    let h = normalizeCifar(x);
+    h = tf.relu(bn(conv2d(h, ctx.w('stem.conv.kernel'), 1), 'stem.bn', ctx));
+    for (const p of plans) {
+      let y = tf.relu(bn(conv2d(h, ctx.w(`${p.prefix}.conv1.kernel`), p.stride), `${p.prefix}.bn1`, ctx));
+      y = bn(conv2d(y, ctx.w(`${p.prefix}.conv2.kernel`), 1), `${p.prefix}.bn2`, ctx);
+      const shortcut = p.shortcut ? bn(conv2d(h, ctx.w(`${p.prefix}.shortcut.conv.kernel`), p.stride), `${p.prefix}.shortcut.bn`, ctx) : h;
+      h = tf.relu(tf.add(y, shortcut)) as tf.Tensor4D;
+    }
+    const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
+    return dense(pooled, ctx.w('fc.kernel'), ctx.w('fc.bias'));
+  };
+
+  return {
+    arch: 'resnet18',
+    config: { width, numClasses },
+    params,
+    buffers,
+    prunable,
+    classifier: { kernel: 'fc.kernel', bias: 'fc.bias' },
+    forward,
+  };
+}
+
+/**
+ * The `resnet18` model factory.
+ *
+ * @remarks See {@link resnet18Definition} for the architecture.
+ */
+export const resnet18Factory: ModelFactory<ResNet18Options> = {
+  name: 'resnet18',
+  optionsSchema: resnet18OptionsSchema,
+  /**
+   * Build a freshly initialised ResNet-18.
+   * @param options - validated options
+   * @param rng - initialisation randomness
+   * @returns a model the caller owns (dispose it)
+   */
+  build(options: ResNet18Options, rng: Rng): Model {
+    return new Model(resnet18Definition(options), rng);
+  },
+};
