@@ -24,6 +24,7 @@ export {
   type DependencyContainer,
   type RegisterFunction,
   type CreateContainerOptions,
+  type KnownOptions,
   createContainer,
   registerPlugin,
   listPlugins,

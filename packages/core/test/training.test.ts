@@ -115,7 +115,10 @@ describe('SgdOptimizer', () => {
     let ref = [1, -2, 3];
     let buf = [0, 0, 0];
     const lr = 0.5;
-    for (const gv of [[0.5, 1, -1], [0.25, -3, 2]]) {
+    for (const gv of [
+      [0.5, 1, -1],
+      [0.25, -3, 2],
+    ]) {
       const g = tf.tensor1d(gv);
       opt.step(vars, { w: g }, lr, new Map([['w', mask]]));
       g.dispose();
@@ -125,7 +128,7 @@ describe('SgdOptimizer', () => {
       ref = ref.map((x, i) => (x - lr * buf[i]) * m[i]);
     }
     const got = Array.from(w.dataSync());
-    ref.forEach((r, i) => expect(got[i]).toBeCloseTo(r, 5));
+    for (const [i, r] of ref.entries()) expect(got[i]).toBeCloseTo(r, 5);
     expect(got[1] === 0).toBe(true);
     opt.dispose();
     w.dispose();
@@ -241,7 +244,7 @@ describe('train', () => {
     };
     const a = await run();
     const b = await run(7);
-    for (const k of Object.keys(a)) a[k].forEach((v, i) => expect(b[k][i]).toBeCloseTo(v, 4));
+    for (const k of Object.keys(a)) for (const [i, v] of a[k].entries()) expect(b[k][i]).toBeCloseTo(v, 4);
   });
 
   it('leaks no tensors', async () => {

@@ -105,9 +105,13 @@ export async function readCheckpoint(file: string, expectedKind?: string): Promi
     });
   }
   const corrupt = (why: string) =>
-    new UnlearnError('UNLEARN_CHECKPOINT_CORRUPT', `Checkpoint ${file} is not a valid unlearnjs checkpoint (${why}); delete it and re-run the step.`, {
-      details: { file, why },
-    });
+    new UnlearnError(
+      'UNLEARN_CHECKPOINT_CORRUPT',
+      `Checkpoint ${file} is not a valid unlearnjs checkpoint (${why}); delete it and re-run the step.`,
+      {
+        details: { file, why },
+      },
+    );
   if (buf.length < MAGIC.length + 4 || buf.subarray(0, MAGIC.length).toString('utf8') !== MAGIC) throw corrupt('bad magic');
   const hlen = buf.readUInt32LE(MAGIC.length);
   const hstart = MAGIC.length + 4;
@@ -127,9 +131,13 @@ export async function readCheckpoint(file: string, expectedKind?: string): Promi
     );
   }
   if (expectedKind !== undefined && header.kind !== expectedKind) {
-    throw new UnlearnError('UNLEARN_CHECKPOINT_INCOMPATIBLE', `Checkpoint ${file} is a "${header.kind}" checkpoint, expected "${expectedKind}".`, {
-      details: { file, kind: header.kind, expectedKind },
-    });
+    throw new UnlearnError(
+      'UNLEARN_CHECKPOINT_INCOMPATIBLE',
+      `Checkpoint ${file} is a "${header.kind}" checkpoint, expected "${expectedKind}".`,
+      {
+        details: { file, kind: header.kind, expectedKind },
+      },
+    );
   }
   const pstart = hstart + hlen;
   if (buf.length - pstart !== header.payloadBytes) throw corrupt('truncated payload');

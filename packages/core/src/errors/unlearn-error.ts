@@ -45,11 +45,7 @@ export class UnlearnError extends Error {
    * @param message - what happened and what to do next
    * @param options - `details` for context and `cause` when wrapping another error
    */
-  constructor(
-    code: UnlearnErrorCode,
-    message: string,
-    options: { details?: Record<string, unknown>; cause?: unknown } = {},
-  ) {
+  constructor(code: UnlearnErrorCode, message: string, options: { details?: Record<string, unknown>; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'UnlearnError';
     this.code = code;

@@ -340,9 +340,13 @@ export class Model {
     for (const [n, t] of values) {
       const v = this.paramMap.get(n) ?? this.bufferMap.get(n);
       if (!v) {
-        throw new UnlearnError('UNLEARN_CHECKPOINT_INCOMPATIBLE', `Weight "${n}" does not exist in ${this.arch} ${JSON.stringify(this.config)}.`, {
-          details: { name: n },
-        });
+        throw new UnlearnError(
+          'UNLEARN_CHECKPOINT_INCOMPATIBLE',
+          `Weight "${n}" does not exist in ${this.arch} ${JSON.stringify(this.config)}.`,
+          {
+            details: { name: n },
+          },
+        );
       }
       if (!tf.util.arraysEqual(v.shape, t.shape)) {
         throw new UnlearnError(
@@ -355,9 +359,13 @@ export class Model {
     if (options.strict) {
       const missing = [...this.paramMap.keys(), ...this.bufferMap.keys()].filter((n) => !values.has(n));
       if (missing.length > 0) {
-        throw new UnlearnError('UNLEARN_CHECKPOINT_INCOMPATIBLE', `Weights missing: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}.`, {
-          details: { missing },
-        });
+        throw new UnlearnError(
+          'UNLEARN_CHECKPOINT_INCOMPATIBLE',
+          `Weights missing: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}.`,
+          {
+            details: { missing },
+          },
+        );
       }
     }
     for (const [n, t] of values) (this.paramMap.get(n) ?? this.bufferMap.get(n))?.assign(tf.cast(t, 'float32'));

@@ -45,6 +45,13 @@ export interface RunUnlearnerArgs<O> {
   model: Model;
   data: UnlearnData;
   options?: O;
+  /**
+   * Run the unlearner through an adapter (e.g. `{ name: 'lora', options: { rank: 8 } }`): the
+   * adapter is attached before (base weights frozen, adapter weights trainable), and merged
+   * into the base weights after, keeping the masks. Load the (pruned) checkpoint into `model`
+   * *before* calling. Meaningful for iterative unlearners (ft, ga, rl, l1-sparse, retrain).
+   */
+  adapter?: { name: string; options?: Record<string, unknown> };
 }
 
 function allFinite(model: Model): boolean {
@@ -76,13 +83,21 @@ export async function runUnlearner<N extends string>(
   const options = parseOptions(unlearner.optionsSchema, args.options ?? {}, `unlearner "${name}"`);
   const before = args.model.snapshot();
   const t0 = performance.now();
+  let attached: AttachedAdapter | undefined;
   try {
+    if (args.adapter) attached = attachAdapter(container, args.adapter.name, args.model, args.adapter.options ?? {});
+    const trainable = attached?.trainableCount;
     const report = await unlearner.unlearn({
       model: args.model,
       data: args.data,
       options,
       services: runServices(container, `unlearn:${name}`),
     });
+    if (attached) {
+      attached.merge();
+      attached = undefined;
+      report.extra = { ...report.extra, adapter: args.adapter?.name, adapterTrainableParams: trainable };
+    }
     if (!allFinite(args.model)) {
       args.model.load(before);
       throw new UnlearnError(
@@ -93,6 +108,7 @@ export async function runUnlearner<N extends string>(
     }
     return { ...report, method: report.method || name, seconds: (performance.now() - t0) / 1000 };
   } catch (err) {
+    attached?.detach();
     if (err instanceof UnlearnError && err.code === 'UNLEARN_NON_FINITE_LOSS') args.model.load(before);
     throw err;
   } finally {

@@ -157,11 +157,7 @@ export function listPlugins(container: DependencyContainer, kind?: PluginKind): 
  * @returns a new instance
  * @throws UnlearnError `UNLEARN_UNKNOWN_PLUGIN`, listing what is registered for that kind
  */
-export function createPlugin<K extends PluginKind>(
-  container: DependencyContainer,
-  kind: K,
-  name: string,
-): PluginInstanceByKind[K] {
+export function createPlugin<K extends PluginKind>(container: DependencyContainer, kind: K, name: string): PluginInstanceByKind[K] {
   const reg = registryOf(container);
   if (!reg.plugins.has(key(kind, name))) {
     const known = listPlugins(container, kind).map((p) => p.name);
@@ -174,26 +170,27 @@ export function createPlugin<K extends PluginKind>(
   return container.resolve(pluginToken(kind, name)) as PluginInstanceByKind[K];
 }
 
-type Known<M, N extends string> = N extends keyof M ? M[N] : unknown;
+/** Options type of plugin `N` in a by-name map `M` (`unknown` for names not in the map). */
+export type KnownOptions<M, N extends string> = N extends keyof M ? M[N] : unknown;
 
 /** Typed {@link createPlugin} for unlearners: options typed by name through module augmentation. */
-export function createUnlearner<N extends string>(c: DependencyContainer, name: N): Unlearner<Known<UnlearnerOptionsByName, N>> {
+export function createUnlearner<N extends string>(c: DependencyContainer, name: N): Unlearner<KnownOptions<UnlearnerOptionsByName, N>> {
   return createPlugin(c, 'unlearner', name);
 }
 /** Typed {@link createPlugin} for pruners. */
-export function createPruner<N extends string>(c: DependencyContainer, name: N): Pruner<Known<PrunerOptionsByName, N>> {
+export function createPruner<N extends string>(c: DependencyContainer, name: N): Pruner<KnownOptions<PrunerOptionsByName, N>> {
   return createPlugin(c, 'pruner', name);
 }
 /** Typed {@link createPlugin} for adapters. */
-export function createAdapter<N extends string>(c: DependencyContainer, name: N): Adapter<Known<AdapterOptionsByName, N>> {
+export function createAdapter<N extends string>(c: DependencyContainer, name: N): Adapter<KnownOptions<AdapterOptionsByName, N>> {
   return createPlugin(c, 'adapter', name);
 }
 /** Typed {@link createPlugin} for evaluators. */
-export function createEvaluator<N extends string>(c: DependencyContainer, name: N): Evaluator<Known<EvaluatorOptionsByName, N>> {
+export function createEvaluator<N extends string>(c: DependencyContainer, name: N): Evaluator<KnownOptions<EvaluatorOptionsByName, N>> {
   return createPlugin(c, 'evaluator', name);
 }
 /** Typed {@link createPlugin} for model factories. */
-export function createModelFactory<N extends string>(c: DependencyContainer, name: N): ModelFactory<Known<ModelOptionsByName, N>> {
+export function createModelFactory<N extends string>(c: DependencyContainer, name: N): ModelFactory<KnownOptions<ModelOptionsByName, N>> {
   return createPlugin(c, 'model', name);
 }
 

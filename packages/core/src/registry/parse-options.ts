@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { UnlearnError } from '../errors/unlearn-error.js';
 
 /**
@@ -18,9 +18,7 @@ export function parseOptions<O>(schema: z.ZodType<O, any>, input: unknown, where
     const given = valueAt(input, i.path);
     return { path, message: i.message, given };
   });
-  const text = issues
-    .map((i) => `${i.path}: ${i.message}${i.given === undefined ? '' : ` (got ${JSON.stringify(i.given)})`}`)
-    .join('; ');
+  const text = issues.map((i) => `${i.path}: ${i.message}${i.given === undefined ? '' : ` (got ${JSON.stringify(i.given)})`}`).join('; ');
   throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `Invalid options for ${where}: ${text}.`, {
     details: { where, issues },
   });

@@ -71,7 +71,11 @@ export class SgdOptimizer {
    */
   setState(state: ReadonlyMap<string, tf.Tensor>): void {
     this.dispose();
-    for (const [n, t] of state) this.buffers.set(n, tf.tidy(() => tf.variable(tf.clone(t), false)));
+    for (const [n, t] of state)
+      this.buffers.set(
+        n,
+        tf.tidy(() => tf.variable(tf.clone(t), false)),
+      );
   }
 
   /** Free the momentum buffers. */

@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type LossFunction, type UnlearnContext, type UnlearnReport, type Unlearner, crossEntropy, train } from '@unlearnjs/core';
+import { z } from 'zod';
+
+/**
+ * Zod schema of {@link GaOptions}: validates and fills in the defaults of the reference code
+ * (5 epochs, lr 1e-4, SGD momentum 0.9, weight decay 5e-4, batch 128, augmentation on).
+ *
+ * @remarks Unknown keys are rejected, so a misspelt option fails instead of being ignored.
+ * `lr` is capped at 10, as core's `train` caps it.
+ */
+export const gaOptionsSchema = z.strictObject({
+  /** Passes over D_f. @defaultValue 5 */
+  epochs: z
+    .number()
+    .int('epochs must be an integer >= 0')
+    .min(0, 'epochs must be an integer >= 0')
+    .max(10_000, 'epochs must be <= 10000')
+    .default(5),
+  /** SGD learning rate (constant). @defaultValue 1e-4 */
+  lr: z.number().gt(0, 'lr must be > 0 (and <= 10)').max(10, 'lr must be > 0 and <= 10').default(1e-4),
+  /** Images per SGD step. @defaultValue 128 */
+  batchSize: z
+    .number()
+    .int('batchSize must be an integer >= 1')
+    .min(1, 'batchSize must be an integer >= 1')
+    .max(65_536, 'batchSize must be <= 65536')
+    .default(128),
+  /** SGD momentum. @defaultValue 0.9 */
+  momentum: z.number().min(0, 'momentum must be in [0, 1]').max(1, 'momentum must be in [0, 1]').default(0.9),
+  /** L2 weight decay added to the gradient (PyTorch SGD semantics). @defaultValue 5e-4 */
+  weightDecay: z.number().min(0, 'weightDecay must be in [0, 1]').max(1, 'weightDecay must be in [0, 1]').default(5e-4),
+  /** Random crop (4-pixel padding) + horizontal flip on the forget images, as the reference code. @defaultValue true */
+  augment: z.boolean().default(true),
+  /** Measure accuracy on `data.validation` every N epochs (0 = never; ignored without a validation set). @defaultValue 0 */
+  evalEvery: z.number().int('evalEvery must be an integer >= 0').min(0, 'evalEvery must be an integer >= 0').default(0),
+});
+
+/** Validated options of the `ga` unlearner (see {@link gaOptionsSchema} for ranges and defaults). */
+export type GaOptions = z.output<typeof gaOptionsSchema>;
+
+declare module '@unlearnjs/core' {
+  interface UnlearnerOptionsByName {
+    ga: GaOptions;
+  }
+}
+
+/**
+ * The gradient-ascent loss: minus the mean cross-entropy of a batch.
+ *
+ * @param args - the batch's logits and labels (as core's `train` passes them)
+ * @returns a scalar, −CE; created inside `train`'s tape and tidy, which dispose it
+ */
+export const negativeCrossEntropy: LossFunction = ({ logits, labels }) => tf.neg(crossEntropy(logits, labels));
+
+/**
+ * Gradient ascent (GA): forget by pushing the loss on the forget set up.
+ *
+ * @remarks
+ * Minimises −CE on D_f (that is, ascends the cross-entropy of the samples to forget) with SGD
+ * (momentum, weight decay, constant lr) for `epochs` passes over D_f, through core's `train`:
+ * masked weights stay exactly zero, progress is reported, the abort signal is honoured. −CE
+ * has no lower bound, so a large lr or many epochs diverge; then `train` throws
+ * `UNLEARN_NON_FINITE_LOSS` and `runUnlearner` restores the model. The retain set is not used
+ * ("Model Sparsity Can Simplify Machine Unlearning", Jia, Liu et al., NeurIPS 2023; reference
+ * code `GA`, whose loss is `-criterion(output, target)`).
+ *
+ * The per-epoch `loss` in the report is the mean of −CE over D_f (it goes down as CE goes up).
+ *
+ * @example
+ * ```ts
+ * const container = createContainer({ seed: 1, use: [registerCoreModels, registerGa] });
+ * const report = await runUnlearner(container, 'ga', { model, data, options: { epochs: 5, lr: 1e-4 } });
+ * ```
+ */
+export class GaUnlearner implements Unlearner<GaOptions> {
+  /** The plugin id. */
+  readonly name = 'ga';
+  /** {@link gaOptionsSchema}. */
+  readonly optionsSchema = gaOptionsSchema;
+
+  /**
+   * Run gradient ascent on `data.forget`, changing the model in place.
+   * @param ctx - model (changed in place, masks respected), data, validated options, services
+   * @returns per-epoch mean −CE on D_f, and in `extra`: `forgetSize`, `imagesPerSecond`, and
+   *   `accuracy` (validation, percent) when `evalEvery` > 0 and a validation set is given
+   * @throws UnlearnError `UNLEARN_NON_FINITE_LOSS` when the loss diverges to NaN/Inf
+   *   (`runUnlearner` restores the model), `UNLEARN_ABORTED` when the signal aborts
+   */
+  async unlearn(ctx: UnlearnContext<GaOptions>): Promise<UnlearnReport> {
+    const { model, data, options: o, services } = ctx;
+    const t0 = performance.now();
+    services.logger.info(`ga: gradient ascent on ${data.forget.indices.length} forget images for ${o.epochs} epochs (lr ${o.lr}).`);
+    const evalSet = o.evalEvery > 0 ? data.validation : undefined;
+    const report = await train(model, {
+      data: data.forget,
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      lr: o.lr,
+      momentum: o.momentum,
+      weightDecay: o.weightDecay,
+      schedule: { type: 'constant' },
+      augment: o.augment,
+      loss: negativeCrossEntropy,
+      evalSet,
+      evalEvery: o.evalEvery,
+      label: 'ga',
+      services,
+    });
+    return {
+      method: 'ga',
+      seconds: (performance.now() - t0) / 1000,
+      epochs: report.epochs,
+      extra: {
+        forgetSize: data.forget.indices.length,
+        imagesPerSecond: report.imagesPerSecond,
+        ...(report.accuracy === undefined ? {} : { accuracy: report.accuracy }),
+      },
+    };
+  }
+}
