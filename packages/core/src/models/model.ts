@@ -368,7 +368,7 @@ export class Model {
         );
       }
     }
-    for (const [n, t] of values) (this.paramMap.get(n) ?? this.bufferMap.get(n))?.assign(tf.cast(t, 'float32'));
+    for (const [n, t] of values) tf.tidy(() => (this.paramMap.get(n) ?? this.bufferMap.get(n))?.assign(tf.cast(t, 'float32')));
     this.applyMasks();
   }
 
