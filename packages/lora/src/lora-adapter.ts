@@ -1,0 +1,37 @@
+import { API_VERSION, type Adapter, type Model, type Plugin, type Rng } from '@unlearnjs/core';
+import { type AttachedLora, attachLora } from './attach-lora.js';
+import { type LoraOptions, loraOptionsSchema } from './lora-options.js';
+
+/** The `lora` adapter: an {@link Adapter} whose `attach` returns an {@link AttachedLora}. */
+export interface LoraAdapter extends Adapter<LoraOptions> {
+  /**
+   * Attach LoRA to a model (see {@link attachLora}).
+   * @param model - the model, with its checkpoint and masks already loaded
+   * @param options - validated options
+   * @param rng - initialisation and dropout randomness
+   * @returns the attached adapter
+   */
+  attach(model: Model, options: LoraOptions, rng: Rng): AttachedLora;
+}
+
+/**
+ * The `lora` adapter instance: validates options with {@link loraOptionsSchema} and attaches
+ * with {@link attachLora}.
+ */
+export const loraAdapter: LoraAdapter = {
+  name: 'lora',
+  optionsSchema: loraOptionsSchema,
+  attach: (model, options, rng) => attachLora(model, options, rng),
+};
+
+/**
+ * The `lora` adapter plugin descriptor. Importing it registers nothing: pass it to
+ * `registerPlugin`, or call {@link registerLora}.
+ */
+export const loraPlugin: Plugin<'adapter'> = {
+  kind: 'adapter',
+  name: 'lora',
+  apiVersion: API_VERSION,
+  description: 'LoRA: frozen base weights + trainable low-rank updates W + M ⊙ (α/r)·A·B (mask-preserving merge).',
+  create: () => loraAdapter,
+};
