@@ -1,0 +1,146 @@
+import '@tensorflow/tfjs-backend-cpu';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { createContainer, createMemoryLogger, createModel, defaultCifar10Dir, loadModel } from '@unlearnjs/core';
+import { createTinySplits, expectMaskedWeightsZero, modelState, registerTinyModel } from '@unlearnjs/testing';
+import { describe, expect, it } from 'vitest';
+import { run as runGettingStarted } from './code/getting-started.js';
+import { pruneAndFineTune } from './code/use-layerwise-magnitude.js';
+import { forgetWithNegGradPlus } from './code/use-neg-grad-plus.js';
+
+// The guides' runnable code: every fenced block whose first line is `// docs/guides/code/<file>`
+// is that file's content, byte for byte. The files are type-checked (docs/tsconfig.json) and
+// run here; the plugin tests the guides show (`code/my-*/test/*.test.ts`) are vitest files of
+// their own, picked up by the `docs/**/*.test.ts` include.
+
+const guidesDir = dirname(fileURLToPath(import.meta.url));
+const repoRoot = join(guidesDir, '..', '..');
+const codeDir = join(guidesDir, 'code');
+
+/** Guides that must show runnable code (the others may, and are checked the same way). */
+const GUIDES_WITH_CODE = ['getting-started.md', 'writing-an-unlearner.md', 'writing-a-pruner.md'];
+
+interface CodeBlock {
+  /** Repository-relative path named on the block's first line. */
+  file: string;
+  /** The block's text, first line included, with a final newline (as the file ends). */
+  code: string;
+  /** 1-based line of the opening fence, for messages. */
+  line: number;
+}
+
+function codeBlocks(markdown: string): CodeBlock[] {
+  const blocks: CodeBlock[] = [];
+  const fence = /^```[\w-]*\n([\s\S]*?)^```[ \t]*$/gm;
+  for (let m = fence.exec(markdown); m !== null; m = fence.exec(markdown)) {
+    const first = /^\/\/ (docs\/guides\/code\/\S+)\n/.exec(m[1]);
+    if (first) blocks.push({ file: first[1], code: m[1], line: markdown.slice(0, m.index).split('\n').length });
+  }
+  return blocks;
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+const guides = readdirSync(guidesDir)
+  .filter((f) => f.endsWith('.md'))
+  .sort();
+const blocksByGuide = new Map(guides.map((g) => [g, codeBlocks(readFileSync(join(guidesDir, g), 'utf8'))]));
+
+describe('guide code blocks equal the files under docs/guides/code', () => {
+  for (const guide of GUIDES_WITH_CODE) {
+    it(`${guide} exists and shows runnable code`, () => {
+      expect(guides).toContain(guide);
+      expect(blocksByGuide.get(guide)?.length ?? 0).toBeGreaterThan(0);
+    });
+  }
+
+  for (const [guide, blocks] of blocksByGuide) {
+    for (const block of blocks) {
+      it(`${guide}:${block.line} is ${block.file}`, () => {
+        const path = join(repoRoot, block.file);
+        expect(existsSync(path), `${block.file} is missing: create it with the block's text`).toBe(true);
+        expect(readFileSync(path, 'utf8'), `${guide}:${block.line} and ${block.file} differ; edit both`).toBe(block.code);
+      });
+    }
+  }
+
+  it('every file under docs/guides/code is shown in exactly one guide block', () => {
+    const shown = [...blocksByGuide.values()].flat().map((b) => b.file);
+    const files = filesUnder(codeDir).map((f) => relative(repoRoot, f).split(sep).join('/'));
+    expect([...shown].sort()).toEqual([...new Set(shown)].sort());
+    expect(files.sort()).toEqual([...shown].sort());
+  });
+});
+
+const hasCifar10 = existsSync(join(defaultCifar10Dir(), 'data_batch_1.bin'));
+
+describe.skipIf(!hasCifar10)('getting-started.md on the first CIFAR-10 records', () => {
+  it('trains, unlearns with ft and measures the forget accuracy', async () => {
+    const result = await runGettingStarted({ trainLimit: 300, epochs: 1 });
+    for (const acc of [result.before, result.after]) {
+      expect(acc).toBeGreaterThanOrEqual(0);
+      expect(acc).toBeLessThanOrEqual(100);
+    }
+    expect(result.seconds).toBeGreaterThan(0);
+  });
+});
+
+describe('writing-an-unlearner.md: forgetWithNegGradPlus', () => {
+  // What NegGrad+ does to the forget loss is tested by the guide's own plugin test
+  // (code/my-unlearner/test); this runs the app-side snippet end to end on the tiny fixtures.
+  it('runs neg-grad-plus through runUnlearner and measures the model', async () => {
+    await tf.setBackend('cpu');
+    const splits = createTinySplits({ seed: 2, classToForget: 3 });
+    const container = createContainer({ seed: 2, use: [registerTinyModel], logger: createMemoryLogger() });
+    const model = createModel(container, 'tiny');
+    try {
+      const numTensors = tf.memory().numTensors;
+      const result = await forgetWithNegGradPlus(model, splits);
+      expect(tf.memory().numTensors).toBe(numTensors);
+      for (const acc of [result.forgetBefore, result.forgetAfter, result.retainAfter]) {
+        expect(acc).toBeGreaterThanOrEqual(0);
+        expect(acc).toBeLessThanOrEqual(100);
+      }
+      expect(result.losses).toHaveLength(3);
+      for (const loss of result.losses) expect(Number.isFinite(loss)).toBe(true);
+      expect(result.seconds).toBeGreaterThan(0);
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('writing-a-pruner.md: pruneAndFineTune', () => {
+  it('prunes the same share of every layer, keeps it through training, and saves weights and masks', async () => {
+    await tf.setBackend('cpu');
+    const dir = mkdtempSync(join(tmpdir(), 'unlearnjs-guide-'));
+    const splits = createTinySplits({ seed: 3 });
+    const container = createContainer({ seed: 3, use: [registerTinyModel], logger: createMemoryLogger() });
+    const model = createModel(container, 'tiny', { hidden: 16 });
+    const reloaded = createModel(container, 'tiny', { hidden: 16 });
+    try {
+      const numTensors = tf.memory().numTensors;
+      const saveTo = join(dir, 'layerwise.ckpt');
+      const result = await pruneAndFineTune(model, splits, { rate: 0.8, epochs: 1, saveTo });
+      // No leak: the only new tensors are the three masks the model now holds.
+      expect(tf.memory().numTensors).toBe(numTensors + model.masks.size);
+      expect(model.masks.size).toBe(3);
+      expect(result.sparsity.layers).toHaveLength(3);
+      for (const layer of result.sparsity.layers) expect(layer.pruned).toBe(Math.round(0.8 * layer.size));
+      expect(expectMaskedWeightsZero(model)).toBe(result.sparsity.pruned);
+      expect(result.testAccuracy).toBeGreaterThanOrEqual(0);
+      expect(result.testAccuracy).toBeLessThanOrEqual(100);
+      await loadModel(saveTo, reloaded);
+      expect(modelState(reloaded)).toEqual(modelState(model));
+    } finally {
+      model.dispose();
+      reloaded.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,13 @@
+/**
+ * CIFAR-10 + vit, the whole pipeline of "Model Sparsity Can Simplify Machine Unlearning":
+ * train → prune (OMP 95%) → unlearn with every method on the dense and the sparse model, with
+ * and without LoRA → evaluate (UA, MIA-efficacy, RA, TA, RTE) → results table, charts, HTML.
+ *
+ *   pnpm start --preset quick [--backend auto|wasm|cpu|webgpu|tensorflow] [--save-dir DIR]
+ *
+ * Every stage checkpoints under the output folder: run it again to resume.
+ */
+import { main } from '@unlearnjs/cli';
+
+const args = process.argv.slice(2).filter((a) => a !== '--');
+process.exitCode = await main(['run', '--arch', 'vit', ...args]);

@@ -1,0 +1,58 @@
+import type { BackendRequest } from '@unlearnjs/core';
+
+/** One unlearning run of the pipeline. */
+export interface MethodSpec {
+  /** Unlearner id (`retrain`, `ft`, `ga`, `rl`, `l1-sparse`, `fisher`, `influence`, or a plugin's). */
+  method: string;
+  /** The unlearner's options. */
+  options?: Record<string, unknown>;
+  /** Train LoRA adapters instead of the full model (iterative methods only). */
+  lora?: boolean;
+  /** Run only on these model variants. @defaultValue every variant */
+  variants?: ReadonlyArray<'dense' | 'sparse'>;
+}
+
+/**
+ * Everything the train → prune → unlearn → evaluate → report pipeline needs.
+ */
+export interface PipelineConfig {
+  /** Preset name, for the log and the report. */
+  preset: string;
+  /** Model plugin id and its options. */
+  arch: 'resnet18' | 'vit' | (string & {});
+  model: Record<string, unknown>;
+  data: {
+    /** CIFAR-10 folder. @defaultValue CIFAR10_DIR or ../shared/data/cifar10 */
+    dir?: string;
+    /** Download the official archive when the folder is missing. */
+    download?: boolean;
+    /** Use the first N train records (all 50,000 when absent). */
+    trainLimit?: number;
+    /** Use the first N test records. */
+    testLimit?: number;
+    /** Validation share taken out of train (see makeSplits). */
+    validationSize?: number;
+    /** Class-wise forgetting of this class, or -1 for random forgetting. */
+    classToForget: number;
+    /** Random forgetting: how many. */
+    numToForget?: number;
+  };
+  /** Dense training. */
+  train: { epochs: number; batchSize: number; lr: number; schedule?: Record<string, unknown>; warmupEpochs?: number };
+  /** Pruning: a pruner id and its options (e.g. omp at rate 0.95). Absent: dense only. */
+  prune?: { pruner: string; options: Record<string, unknown> };
+  /** Unlearning runs. */
+  methods: MethodSpec[];
+  /** LoRA options used by methods with `lora: true`. */
+  lora?: Record<string, unknown>;
+  /** Evaluation options. */
+  evaluation: { maxRetain?: number; mia: boolean; batchSize?: number };
+  /** Backend request. */
+  backend: BackendRequest;
+  seed: number;
+  /** Output folder (checkpoints, rows, report). */
+  outDir: string;
+  /** Third-party plugin packages to load (`--plugin`). */
+  plugins?: string[];
+  quiet?: boolean;
+}
