@@ -14,3 +14,4 @@ export {
 } from './register-wasm-training-kernels.js';
 export type { WasmTrainingKernelName, WasmTrainingKernelsOptions } from './register-wasm-training-kernels.js';
 export { tileAsBroadcast } from './kernels/tile.js';
+export { leadingReduction } from './kernels/leading-axes-reduce.js';

@@ -8,6 +8,8 @@ import {
   makeDepthwiseBackpropInput,
 } from './kernels/conv-kernels.js';
 import type { StockKernels } from './kernels/kernel-scope.js';
+import { makeIdentity } from './kernels/identity.js';
+import { makeLeadingAxesReduce } from './kernels/leading-axes-reduce.js';
 import { makeTile } from './kernels/tile.js';
 import { makeUnsortedSegmentSum } from './kernels/unsorted-segment-sum.js';
 
@@ -19,7 +21,10 @@ export type WasmTrainingKernelName =
   | 'DepthwiseConv2dNativeBackpropInput'
   | 'BatchMatMul'
   | 'Tile'
-  | 'UnsortedSegmentSum';
+  | 'UnsortedSegmentSum'
+  | 'Identity'
+  | 'Sum'
+  | 'Mean';
 
 /** Options of {@link registerWasmTrainingKernels}. */
 export interface WasmTrainingKernelsOptions {
@@ -40,6 +45,9 @@ const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelF
   BatchMatMul: makeBatchMatMul,
   Tile: makeTile,
   UnsortedSegmentSum: makeUnsortedSegmentSum,
+  Identity: makeIdentity,
+  Sum: (stock) => makeLeadingAxesReduce(stock, 'Sum'),
+  Mean: (stock) => makeLeadingAxesReduce(stock, 'Mean'),
 };
 
 const ALL_NAMES = Object.keys(FACTORIES) as WasmTrainingKernelName[];
@@ -51,6 +59,8 @@ const BUILDING_BLOCKS = [
   'Conv2D',
   'DepthwiseConv2dNative',
   'Fill',
+  'Identity',
+  'Mean',
   'PadV2',
   'Reshape',
   'Reverse',
@@ -80,7 +90,9 @@ let active: Registration | undefined;
  * @remarks
  * Adds `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter/Input` and
  * `UnsortedSegmentSum` (missing in tfjs-backend-wasm 4.22, so conv nets cannot train) and
- * replaces `Conv2DBackpropInput`, `BatchMatMul` and `Tile` with faster equivalents. Every kernel
+ * replaces `Conv2DBackpropInput`, `BatchMatMul` and `Tile` with faster equivalents, `Identity`
+ * with a zero-copy one (the engine clones every tensor saved for the backward pass) and `Sum`
+ * and `Mean` with a transpose-free path for reductions over leading axes. Every kernel
  * is composed of stock wasm kernels (Conv2D, Transpose, Pad, …) called through their kernel
  * functions, so the work runs in XNNPACK. Importing this package registers nothing; calling this
  * function a second time is a no-op until {@link unregisterWasmTrainingKernels} is called. The

@@ -16,6 +16,9 @@ const NAMES = [
   'BatchMatMul',
   'Tile',
   'UnsortedSegmentSum',
+  'Identity',
+  'Sum',
+  'Mean',
 ];
 
 // Stock configs as the wasm backend registered them, before this package does anything.
@@ -116,6 +119,9 @@ describe('registerWasmTrainingKernels', () => {
             { strides: 2, dilations: 1, pad: 'same', inputShape: [2, 9, 9, 3] },
           ) as tf.Tensor,
       () => tf.engine().runKernel('UnsortedSegmentSum', { x: a, segmentIds: ids }, { numSegments: 4 }) as tf.Tensor,
+      () => tf.sum(x, [0, 1, 2]),
+      () => tf.mean(a, [0, 1], true),
+      () => tf.clone(x),
     ];
     for (const call of calls) {
       call().dispose(); // warm-up: XNNPACK operators and cwraps are created once

@@ -22,6 +22,7 @@ export interface WasmBackendLike {
   dataIdNextNumber: number;
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
+  incRef(dataId: object): void;
   readSync(dataId: object): unknown;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
 }

@@ -1,0 +1,194 @@
+/**
+ * One benchmark measurement, run in a child process by bench/run.ts so that each measurement
+ * gets a fresh wasm heap (its peak is its own, and a heap abort cannot take the others down).
+ *
+ * Usage: tsx --conditions=@unlearnjs/source bench/measure.ts '<json MeasureRequest>'
+ * Prints one line `BENCH_RESULT {json}` on stdout.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  type BackendRequest,
+  Rng,
+  createContainer,
+  createImageSet,
+  createMemoryLogger,
+  createModel,
+  disposeVector,
+  fullSubset,
+  gradientsOf,
+  initBackend,
+  registerCoreModels,
+  runServices,
+  train,
+  type ProgressReporter,
+} from '@unlearnjs/core';
+import { type BenchMode, type BenchModel, MODEL_SPECS } from './configs.js';
+import { withoutKernels } from './without-kernels.js';
+
+/** What the parent asks for. */
+export interface MeasureRequest {
+  model: BenchModel;
+  backend: BackendRequest;
+  batch: number;
+  mode: BenchMode;
+  runs: number;
+  warmup: number;
+  /** Gradient accumulation in train mode (core's `microBatch`). */
+  microBatch?: number;
+  /** Samples per run in per-sample-grad mode. */
+  samples?: number;
+}
+
+/** What the child reports. */
+export interface MeasureResult {
+  /** Seconds per run (after warm-up), in order. */
+  seconds: number[];
+  /** CPU seconds (user + system) of this process per run: less sensitive to other load. */
+  cpuSeconds: number[];
+  /** Images (or samples) per run. */
+  imagesPerRun: number;
+  peakRssMB: number;
+  /** Size the wasm heap grew to, MB (wasm backend only). */
+  wasmHeapMB?: number;
+  backendDetail: string;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function syntheticImages(n: number, rng: Rng) {
+  const images = new Uint8Array(n * 32 * 32 * 3);
+  for (let i = 0; i < images.length; i++) images[i] = rng.int(256);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) labels[i] = rng.int(10);
+  return createImageSet({ images, labels });
+}
+
+async function main(): Promise<void> {
+  const req = JSON.parse(process.argv[2] ?? '{}') as MeasureRequest;
+  const logger = createMemoryLogger();
+  const info = await initBackend(req.backend, { logger });
+  await withoutKernels(process.env.BENCH_WITHOUT_KERNELS ?? '');
+  const stamps: number[] = [];
+  const cpuStamps: number[] = [];
+  const cpuNow = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const stamp = (): void => {
+    stamps.push(performance.now());
+    cpuStamps.push(cpuNow());
+  };
+  const progress: ProgressReporter = {
+    start: () => {
+      stamp();
+      return { tick: stamp, end: () => {} };
+    },
+  };
+  const container = createContainer({ seed: 1, use: [registerCoreModels], logger, progress });
+  const spec = MODEL_SPECS[req.model];
+  const model = createModel(container, spec.arch, spec.options as never);
+  const rng = new Rng(7);
+  const seconds: number[] = [];
+  const cpuSeconds: number[] = [];
+  let imagesPerRun = req.batch;
+
+  if (req.mode === 'train') {
+    // One epoch of core's own train(): each batch is a full step (forward in training mode,
+    // tf.variableGrads over model.trainableVariables(), SgdOptimizer update with masks, the
+    // loss read back); the progress ticks time each step.
+    const steps = req.warmup + req.runs;
+    const data = fullSubset(syntheticImages(req.batch * steps, rng));
+    await train(model, {
+      data,
+      epochs: 1,
+      batchSize: req.batch,
+      lr: 0.01,
+      augment: false,
+      shuffle: false,
+      evalEvery: 0,
+      microBatch: req.microBatch,
+      services: runServices(container, 'bench'),
+    });
+    for (let i = req.warmup + 1; i < stamps.length; i++) {
+      seconds.push((stamps[i] - stamps[i - 1]) / 1000);
+      cpuSeconds.push(cpuStamps[i] - cpuStamps[i - 1]);
+    }
+  } else if (req.mode === 'infer') {
+    const x = tf.randomUniform([req.batch, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    for (let r = 0; r < req.warmup + req.runs; r++) {
+      const t0 = performance.now();
+      const c0 = cpuNow();
+      const out = tf.tidy(() => model.forward(x, { training: false }));
+      out.dataSync();
+      out.dispose();
+      if (r >= req.warmup) {
+        seconds.push((performance.now() - t0) / 1000);
+        cpuSeconds.push(cpuNow() - c0);
+      }
+    }
+    x.dispose();
+  } else {
+    // Per-sample gradients as Fisher forgetting needs them: batch-1 backward, squared and
+    // accumulated into the diagonal of the empirical Fisher.
+    const samples = req.samples ?? 8;
+    imagesPerRun = samples;
+    const x = tf.randomUniform([samples, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const y = tf.tensor1d(
+      Array.from({ length: samples }, (_, i) => i % 10),
+      'int32',
+    );
+    const vars = model.trainableVariables();
+    for (let r = 0; r < req.warmup + req.runs; r++) {
+      const t0 = performance.now();
+      const c0 = cpuNow();
+      const acc = new Map<string, tf.Tensor>();
+      for (const [k, v] of vars) acc.set(k, tf.zerosLike(v));
+      for (let i = 0; i < samples; i++) {
+        const xi = tf.slice(x, [i, 0, 0, 0], [1, -1, -1, -1]);
+        const yi = tf.slice(y, [i], [1]);
+        const g = gradientsOf(model, xi, yi);
+        for (const [k, gk] of g) {
+          const prev = acc.get(k) as tf.Tensor;
+          acc.set(
+            k,
+            tf.tidy(() => tf.add(prev, tf.square(gk))),
+          );
+          prev.dispose();
+        }
+        disposeVector(g);
+        xi.dispose();
+        yi.dispose();
+      }
+      for (const t of acc.values()) t.dataSync();
+      if (r >= req.warmup) {
+        seconds.push((performance.now() - t0) / 1000);
+        cpuSeconds.push(cpuNow() - c0);
+      }
+      for (const t of acc.values()) t.dispose();
+    }
+    x.dispose();
+    y.dispose();
+  }
+
+  const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  const result: MeasureResult = {
+    seconds,
+    cpuSeconds,
+    imagesPerRun,
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    wasmHeapMB: backend.wasm?.HEAPU8 ? Math.round(backend.wasm.HEAPU8.byteLength / 2 ** 20) : undefined,
+    backendDetail: info.detail,
+  };
+  model.dispose();
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify({ ...result, median: median(seconds) })}\n`);
+}
+
+main().catch((err: unknown) => {
+  const e = err as { code?: string; message?: string };
+  process.stdout.write(`BENCH_ERROR ${JSON.stringify({ code: e?.code, message: String(e?.message ?? err).split('\n')[0] })}\n`);
+  process.exit(2);
+});
