@@ -40,7 +40,8 @@ const defaultIo: CliIo = { stdout: (s) => process.stdout.write(s), stderr: (s) =
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got "${v}".`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got "${v}".`);
     return n;
   };
 }
@@ -86,7 +87,8 @@ async function setup(opts: CommonOpts & { download?: boolean; dataset?: string }
     throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `--dataset ${opts.dataset} is not supported; only cifar10 is.`);
   }
   const logger = createConsoleLogger({ quiet: opts.quiet, stream: { write: io.stderr } });
-  await initBackend(opts.backend, { logger });
+  // The backend is always reported, even with --quiet.
+  await initBackend(opts.backend, { logger: createConsoleLogger({ stream: { write: io.stderr } }) });
   const extra = await loadPluginPackages(opts.plugin ?? []);
   const container = createContainer({
     seed: opts.seed,
@@ -97,10 +99,7 @@ async function setup(opts: CommonOpts & { download?: boolean; dataset?: string }
   return { container, logger };
 }
 
-async function loadSplits(
-  opts: CommonOpts & { download?: boolean },
-  forget: { classToForget: number; numToForget?: number },
-) {
+async function loadSplits(opts: CommonOpts & { download?: boolean }, forget: { classToForget: number; numToForget?: number }) {
   const common = { dir: opts.data, download: opts.download, quiet: opts.quiet };
   const train = await loadCifar10({ ...common, split: 'train', limit: opts.trainLimit });
   const test = await loadCifar10({ ...common, split: 'test', limit: opts.testLimit });
@@ -109,9 +108,13 @@ async function loadSplits(
 
 async function resolveCheckpoint(p: string): Promise<string> {
   for (const c of [p, `${p}.ckpt`]) if (await fileExists(c)) return c;
-  throw new UnlearnError('UNLEARN_CHECKPOINT_MISSING', `No checkpoint at ${p} (nor ${p}.ckpt); run \`unlearn prune\` first or check the path.`, {
-    details: { file: p },
-  });
+  throw new UnlearnError(
+    'UNLEARN_CHECKPOINT_MISSING',
+    `No checkpoint at ${p} (nor ${p}.ckpt); run \`unlearn prune\` first or check the path.`,
+    {
+      details: { file: p },
+    },
+  );
 }
 
 async function modelFromCheckpoint(container: DependencyContainer, file: string) {
@@ -121,10 +124,10 @@ async function modelFromCheckpoint(container: DependencyContainer, file: string)
   return { model, meta: ck.meta };
 }
 
-function noteIgnored(argv: readonly string[], io: CliIo): void {
-  for (const a of argv) {
-    const flag = a.split('=')[0];
-    if (IGNORED_FLAGS[flag]) io.stderr(`note: ${flag}: ${IGNORED_FLAGS[flag]}\n`);
+function noteIgnored(opts: Record<string, unknown>, io: CliIo): void {
+  for (const [flag, note] of Object.entries(IGNORED_FLAGS)) {
+    const key = flag.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (opts[key] !== undefined) io.stderr(`note: ${flag}: ${note}\n`);
   }
 }
 
@@ -144,20 +147,32 @@ export function createProgram(io: CliIo = defaultIo): Command {
     program
       .command('run')
       .description('Run the whole pipeline (train → prune → unlearn with every method → evaluate → report) from a preset.')
-      .addOption(new Option('--preset <name>', 'ci (tiny, CI), quick (2-core CPU, ~15 min), paper (reference recipe, GPU)').choices(['ci', 'quick', 'paper']).default('quick'))
+      .addOption(
+        new Option('--preset <name>', 'ci (tiny, CI), quick (2-core CPU, ~15 min), paper (reference recipe, GPU)')
+          .choices(['ci', 'quick', 'paper'])
+          .default('quick'),
+      )
       .addOption(new Option('--arch <name>', 'model').choices(['resnet18', 'vit']).default('resnet18'))
       .option('--save-dir <dir>', 'output folder (default runs/<arch>-<preset>)'),
   ).action(async (opts) => {
     const config = presetConfig(opts.preset as PresetName, opts.arch);
-    const res = await runPipeline({
-      ...config,
-      backend: opts.backend,
-      seed: opts.seed,
-      plugins: opts.plugin,
-      quiet: opts.quiet,
-      outDir: opts.saveDir ?? config.outDir,
-      data: { ...config.data, dir: opts.data ?? config.data.dir, download: opts.download, trainLimit: opts.trainLimit ?? config.data.trainLimit },
-    });
+    const res = await runPipeline(
+      {
+        ...config,
+        backend: opts.backend,
+        seed: opts.seed,
+        plugins: opts.plugin,
+        quiet: opts.quiet,
+        outDir: opts.saveDir ?? config.outDir,
+        data: {
+          ...config.data,
+          dir: opts.data ?? config.data.dir,
+          download: opts.download,
+          trainLimit: opts.trainLimit ?? config.data.trainLimit,
+        },
+      },
+      { stream: { write: io.stderr } },
+    );
     io.stdout(`${(await fs.readFile(path.join(res.reportDir, 'results.md'), 'utf8')).trim()}\n`);
   });
 
@@ -167,7 +182,11 @@ export function createProgram(io: CliIo = defaultIo): Command {
       .description('Train and prune a model (IMP with rewinding, or one-shot OMP), writing <save_dir>/<round>model_SA_best.ckpt per round.')
       .addOption(new Option('--arch <name>', 'model').choices(['resnet18', 'vit']).default('resnet18'))
       .option('--width <n>', 'ResNet-18 width (64 = standard)', int('--width', 4, 512), 64)
-      .addOption(new Option('--prune-type <type>', 'rewind_lt: IMP with weight rewinding; lt: IMP rewinding to init; omp: one-shot').choices(['rewind_lt', 'lt', 'omp']).default('rewind_lt'))
+      .addOption(
+        new Option('--prune-type <type>', 'rewind_lt: IMP with weight rewinding; lt: IMP rewinding to init; omp: one-shot')
+          .choices(['rewind_lt', 'lt', 'omp'])
+          .default('rewind_lt'),
+      )
       .option('--rewind-epoch <n>', 'epoch whose weights IMP rewinds to', int('--rewind-epoch', 0), 8)
       .option('--rate <r>', 'share of the remaining weights pruned per round, in (0, 1)', num('--rate', 0, 1, true), 0.2)
       .option('--pruning-times <n>', 'rounds (round 0 trains the dense model)', int('--pruning-times', 1, 100), 2)
@@ -175,8 +194,8 @@ export function createProgram(io: CliIo = defaultIo): Command {
       .option('--lr <lr>', 'learning rate', num('--lr', 0, 10, true), 0.1)
       .option('--batch-size <n>', 'batch size', int('--batch-size', 1), 256)
       .option('--save-dir <dir>', 'output folder', 'out'),
-  ).action(async (opts, cmd: Command) => {
-    noteIgnored(cmd.args, io);
+  ).action(async (opts) => {
+    noteIgnored(opts, io);
     const { container, logger } = await setup(opts, io);
     const splits = await loadSplits(opts, { classToForget: -1 });
     const model = createModel(container, opts.arch, opts.arch === 'resnet18' ? { width: opts.width } : {});
@@ -201,10 +220,14 @@ export function createProgram(io: CliIo = defaultIo): Command {
         if (!r.checkpoint) continue;
         const dest = path.join(opts.saveDir, `${r.round}model_SA_best.ckpt`);
         await fs.copyFile(r.checkpoint, dest);
-        logger.info(`round ${r.round}: sparsity ${(100 * r.sparsity.global).toFixed(2)}%${r.accuracy === undefined ? '' : `, accuracy ${r.accuracy.toFixed(2)}%`} → ${dest}`);
+        logger.info(
+          `round ${r.round}: sparsity ${(100 * r.sparsity.global).toFixed(2)}%${r.accuracy === undefined ? '' : `, accuracy ${r.accuracy.toFixed(2)}%`} → ${dest}`,
+        );
       }
       await writeFileAtomic(path.join(opts.saveDir, 'prune-report.json'), `${JSON.stringify(report, null, 2)}\n`);
-      io.stdout(`${JSON.stringify({ rounds: report.rounds.map((r) => ({ round: r.round, sparsity: r.sparsity.global, accuracy: r.accuracy })) })}\n`);
+      io.stdout(
+        `${JSON.stringify({ rounds: report.rounds.map((r) => ({ round: r.round, sparsity: r.sparsity.global, accuracy: r.accuracy })) })}\n`,
+      );
     } finally {
       model.dispose();
     }
@@ -215,9 +238,17 @@ export function createProgram(io: CliIo = defaultIo): Command {
       .command('forget')
       .description('Unlearn a forget set from a (pruned) checkpoint and evaluate UA, RA, TA, MIA-efficacy and run time.')
       .requiredOption('--mask <checkpoint>', 'the model to unlearn from, e.g. out/1model_SA_best (a pruning round)')
-      .requiredOption('--unlearn <method>', 'GA | FT | RL | fisher_new | wfisher | retrain | FT_prune, or a plugin id (ga, ft, rl, fisher, influence, retrain, l1-sparse)')
+      .requiredOption(
+        '--unlearn <method>',
+        'GA | FT | RL | fisher_new | wfisher | retrain | FT_prune, or a plugin id (ga, ft, rl, fisher, influence, retrain, l1-sparse)',
+      )
       .option('--num-indexes-to-replace <n>', 'random forgetting: how many training images to forget', int('--num-indexes-to-replace', 1))
-      .option('--class-to-replace <c>', 'class-wise forgetting of class c (0-9); -1 = random forgetting', int('--class-to-replace', -1, 9), -1)
+      .option(
+        '--class-to-replace <c>',
+        'class-wise forgetting of class c (0-9); -1 = random forgetting',
+        int('--class-to-replace', -1, 9),
+        -1,
+      )
       .option('--unlearn-lr <lr>', 'learning rate of iterative methods', num('--unlearn-lr', 0, 10, true))
       .option('--unlearn-epochs <n>', 'epochs of iterative methods', int('--unlearn-epochs', 0))
       .option('--alpha <a>', 'strength: Fisher noise scale, influence step, or l1 penalty', num('--alpha', 0, 1e9))
@@ -225,8 +256,8 @@ export function createProgram(io: CliIo = defaultIo): Command {
       .option('--lora', 'train LoRA adapters instead of the whole model (iterative methods), merged back with the mask kept')
       .option('--lora-rank <r>', 'LoRA rank', int('--lora-rank', 1), 8)
       .option('--save-dir <dir>', 'output folder', 'out'),
-  ).action(async (opts, cmd: Command) => {
-    noteIgnored(cmd.args, io);
+  ).action(async (opts) => {
+    noteIgnored(opts, io);
     const { container, logger } = await setup(opts, io);
     const known = listPlugins(container, 'unlearner').map((p) => p.name);
     const method = resolveMethod(opts.unlearn, known);
@@ -248,10 +279,22 @@ export function createProgram(io: CliIo = defaultIo): Command {
       });
       const out = path.join(opts.saveDir, `${method}${opts.lora ? '-lora' : ''}`);
       await saveModel(path.join(out, 'unlearned.ckpt'), model, { method, unlearnedFrom: file, report: JSON.parse(JSON.stringify(report)) });
-      const data = { forget: splits.forget, retain: splits.retain, test: splits.test, testRetainClasses: splits.testRetainClasses, classToForget };
+      const data = {
+        forget: splits.forget,
+        retain: splits.retain,
+        test: splits.test,
+        testRetainClasses: splits.testRetainClasses,
+        classToForget,
+      };
       const acc = await runEvaluator(container, 'accuracy', { model, data });
       const mia = await runEvaluator(container, 'svc-mia', { model, data, options: { features: ['confidence'], privacy: false } as never });
-      const metrics = { UA: acc.metrics.UA, RA: acc.metrics.RA, TA: acc.metrics.TA, 'MIA-efficacy': mia.metrics['MIA-efficacy'], RTE: report.seconds / 60 };
+      const metrics = {
+        UA: acc.metrics.UA,
+        RA: acc.metrics.RA,
+        TA: acc.metrics.TA,
+        'MIA-efficacy': mia.metrics['MIA-efficacy'],
+        RTE: report.seconds / 60,
+      };
       await writeFileAtomic(path.join(out, 'metrics.json'), `${JSON.stringify({ method, metrics, report }, null, 2)}\n`);
       logger.info(`saved ${path.join(out, 'unlearned.ckpt')}`);
       io.stdout(`${JSON.stringify({ method, metrics })}\n`);
@@ -270,7 +313,10 @@ export function createProgram(io: CliIo = defaultIo): Command {
   ).action(async (opts) => {
     const { container } = await setup(opts, io);
     const file = await resolveCheckpoint(opts.checkpoint);
-    const splits = await loadSplits(opts, { classToForget: opts.classToReplace, numToForget: opts.classToReplace >= 0 ? undefined : opts.numIndexesToReplace });
+    const splits = await loadSplits(opts, {
+      classToForget: opts.classToReplace,
+      numToForget: opts.classToReplace >= 0 ? undefined : opts.numIndexesToReplace,
+    });
     const { model } = await modelFromCheckpoint(container, file);
     try {
       const data = { ...splits, classToForget: splits.classToForget };

@@ -51,11 +51,17 @@ export async function loadPluginPackages(
         cause,
       });
     }
-    const fns = Object.entries(mod).filter(([k, v]) => typeof v === 'function' && (k === 'default' || k === 'register' || k.startsWith('register')));
+    const fns = Object.entries(mod).filter(
+      ([k, v]) => typeof v === 'function' && (k === 'default' || k === 'register' || k.startsWith('register')),
+    );
     if (fns.length === 0) {
-      throw new UnlearnError('UNLEARN_UNKNOWN_PLUGIN', `Plugin package "${name}" exports no register function (export a function named registerX(container)).`, {
-        details: { package: name },
-      });
+      throw new UnlearnError(
+        'UNLEARN_UNKNOWN_PLUGIN',
+        `Plugin package "${name}" exports no register function (export a function named registerX(container)).`,
+        {
+          details: { package: name },
+        },
+      );
     }
     for (const [, fn] of fns) out.push(fn as (c: DependencyContainer) => void);
   }

@@ -26,7 +26,12 @@ const ALL_METHODS = (scale: { ft: number; ga: number; rl: number; l1: number; re
  * @returns a full config (callers may override fields)
  */
 export function presetConfig(name: PresetName, arch: 'resnet18' | 'vit'): PipelineConfig {
-  const model = arch === 'resnet18' ? { width: name === 'paper' ? 64 : name === 'quick' ? 16 : 8 } : name === 'paper' ? {} : { dim: 64, depth: 2, heads: 2, mlpDim: 128 };
+  const model =
+    arch === 'resnet18'
+      ? { width: name === 'paper' ? 64 : name === 'quick' ? 16 : 8 }
+      : name === 'paper'
+        ? {}
+        : { dim: 64, depth: 2, heads: 2, mlpDim: 128 };
   if (name === 'paper') {
     return {
       preset: name,
@@ -53,9 +58,14 @@ export function presetConfig(name: PresetName, arch: 'resnet18' | 'vit'): Pipeli
     data: { trainLimit: quick ? 5000 : 600, testLimit: quick ? 1000 : 300, validationSize: quick ? 500 : 60, classToForget: 0 },
     train: { epochs: quick ? 6 : 2, batchSize: 64, lr: 0.05, schedule: { type: 'cosine' } },
     prune: { pruner: 'omp', options: { rate: 0.95, epochs: 0, retrainEpochs: quick ? 3 : 1, lr: 0.05, batchSize: 64 } },
-    methods: ALL_METHODS({ ft: quick ? 2 : 1, ga: quick ? 2 : 1, rl: quick ? 2 : 1, l1: quick ? 2 : 1, retrain: quick ? 5 : 1, lr: 0.05 }).map(
-      (m) => (m.method === 'influence' ? { ...m, options: { alpha: 1, numSamples: quick ? 200 : 30 } } : m),
-    ),
+    methods: ALL_METHODS({
+      ft: quick ? 2 : 1,
+      ga: quick ? 2 : 1,
+      rl: quick ? 2 : 1,
+      l1: quick ? 2 : 1,
+      retrain: quick ? 5 : 1,
+      lr: 0.05,
+    }).map((m) => (m.method === 'influence' ? { ...m, options: { alpha: 1, numSamples: quick ? 200 : 30 } } : m)),
     lora: { rank: 4, alpha: 8 },
     evaluation: { mia: true, maxRetain: quick ? 1000 : 200 },
     backend: 'auto',

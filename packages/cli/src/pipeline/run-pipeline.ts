@@ -20,6 +20,7 @@ import {
   runServices,
   runUnlearner,
   saveModel,
+  silentProgress,
   train,
   writeFileAtomic,
   type BackendInfo,
@@ -39,6 +40,8 @@ export interface PipelineResult {
 
 /** Options of {@link runPipeline} that are not part of the config. */
 export interface RunPipelineOptions {
+  /** Where log lines go. @defaultValue process.stderr */
+  stream?: { write(s: string): unknown };
   logger?: Logger;
   progress?: ProgressReporter;
   signal?: AbortSignal;
@@ -69,16 +72,23 @@ function rowKey(variant: string, m: MethodSpec): string {
  */
 export async function runPipeline(config: PipelineConfig, options: RunPipelineOptions = {}): Promise<PipelineResult> {
   const t0 = performance.now();
-  const logger = options.logger ?? createConsoleLogger({ quiet: config.quiet });
-  const progress = options.progress ?? createBarProgress();
+  const logger = options.logger ?? createConsoleLogger({ quiet: config.quiet, stream: options.stream });
+  const progress = options.progress ?? (config.quiet ? silentProgress : createBarProgress());
   const out = path.resolve(config.outDir);
   await fs.mkdir(out, { recursive: true });
   await writeFileAtomic(path.join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   logger.info(`unlearnjs pipeline "${config.preset}": ${config.arch} ${JSON.stringify(config.model)} → ${out}`);
 
-  const backend = await initBackend(config.backend, { logger });
+  // The backend is always reported, even with --quiet.
+  const backend = await initBackend(config.backend, { logger: options.logger ?? createConsoleLogger({ stream: options.stream }) });
   const extra = await loadPluginPackages(config.plugins ?? []);
-  const container = createContainer({ seed: config.seed, use: [...FIRST_PARTY_PLUGINS, ...extra], logger, progress, signal: options.signal });
+  const container = createContainer({
+    seed: config.seed,
+    use: [...FIRST_PARTY_PLUGINS, ...extra],
+    logger,
+    progress,
+    signal: options.signal,
+  });
 
   // Data
   const dataOpts = { dir: config.data.dir, download: config.data.download, quiet: config.quiet };
@@ -156,7 +166,10 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
       createdAt: new Date().toISOString(),
       model: { arch: config.arch, config: model.config as Record<string, unknown>, sparsity: variants[1]?.sparsity ?? 0 },
       forget: { classToForget: splits.classToForget, size: splits.forget.indices.length, seed: config.seed },
-      retain: { size: splits.retain.indices.length, evaluated: Math.min(splits.retain.indices.length, config.evaluation.maxRetain ?? Number.POSITIVE_INFINITY) },
+      retain: {
+        size: splits.retain.indices.length,
+        evaluated: Math.min(splits.retain.indices.length, config.evaluation.maxRetain ?? Number.POSITIVE_INFINITY),
+      },
       rows,
     } as Results;
     const reportDir = path.join(out, 'report');
@@ -211,7 +224,13 @@ async function evaluateRow(
     data,
     options: { maxRetain: config.evaluation.maxRetain, batchSize: config.evaluation.batchSize ?? 256 } as never,
   });
-  const metrics: Record<string, number> = { UA: acc.metrics.UA, RA: acc.metrics.RA, TA: acc.metrics.TA, 'MIA-efficacy': 0, RTE: seconds / 60 };
+  const metrics: Record<string, number> = {
+    UA: acc.metrics.UA,
+    RA: acc.metrics.RA,
+    TA: acc.metrics.TA,
+    'MIA-efficacy': 0,
+    RTE: seconds / 60,
+  };
   if (config.evaluation.mia) {
     const mia = await runEvaluator(container, 'svc-mia', { model, data, options: { features: ['confidence'], privacy: false } as never });
     metrics['MIA-efficacy'] = mia.metrics['MIA-efficacy'];
