@@ -1,0 +1,107 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import {
+  type Model,
+  type ParamVector,
+  type ProgressReporter,
+  type Subset,
+  UnlearnError,
+  batches,
+  disposeVector,
+  gradientsOf,
+  meanGradient,
+  vectorAxpyInPlace,
+  vectorScaleInPlace,
+} from '@unlearnjs/core';
+
+/** Options of {@link influenceGradient} and {@link perSampleGradients}. */
+export interface InfluenceGradientOptions {
+  /** Images per forward/backward pass of the mean gradients (memory only). @defaultValue 128 */
+  batchSize?: number;
+  /** The variables to differentiate. @defaultValue `model.trainableVariables()` */
+  variables?: ReadonlyMap<string, tf.Variable>;
+  /** Checked between batches; an aborted signal throws `UNLEARN_ABORTED`. */
+  signal?: AbortSignal;
+  /** Progress (one tick per image). */
+  progress?: ProgressReporter;
+}
+
+/**
+ * The vector influence unlearning preconditions:
+ * `v = n_f/(n_f + n_r) · (mean ∇CE over D_f − mean ∇CE over D_r)`, in eval mode.
+ *
+ * @param model - the model (not changed)
+ * @param forget - D_f
+ * @param retain - D_r
+ * @param options - batch size, variables, abort signal, progress
+ * @returns `v` (**the caller disposes it**) and the two set sizes
+ * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when either set is empty, `UNLEARN_ABORTED` on abort
+ * @remarks The reference code sums `batch-mean gradient × batch size` over each set and scales
+ * the forget sum by `1/(n_f + n_r)` and the retain sum by `n_f/((n_f + n_r)·n_r)`: the same
+ * vector. Gradients of pruned weights are masked. Peak memory: the forget mean, the retain
+ * running sum and one batch gradient (three parameter-sized vectors).
+ */
+export function influenceGradient(
+  model: Model,
+  forget: Subset,
+  retain: Subset,
+  options: InfluenceGradientOptions = {},
+): { v: ParamVector; nForget: number; nRetain: number } {
+  for (const [set, name] of [
+    [forget, 'forget'],
+    [retain, 'retain'],
+  ] as const) {
+    if (set.indices.length === 0) {
+      throw new UnlearnError(
+        'UNLEARN_INVALID_OPTIONS',
+        `Influence unlearning needs a non-empty ${name} set; pass at least one ${name} image.`,
+        {
+          details: { field: `data.${name}` },
+        },
+      );
+    }
+  }
+  const common = { batchSize: options.batchSize, variables: options.variables, signal: options.signal, progress: options.progress };
+  const f = meanGradient(model, forget, { ...common, label: 'influence: forget gradient' });
+  let r: ParamVector | undefined;
+  try {
+    const rr = meanGradient(model, retain, { ...common, label: 'influence: retain gradient' });
+    r = rr.gradient;
+    const nf = f.count;
+    const nr = rr.count;
+    vectorAxpyInPlace(-1, r, f.gradient);
+    vectorScaleInPlace(nf / (nf + nr), f.gradient);
+    return { v: f.gradient, nForget: nf, nRetain: nr };
+  } catch (err) {
+    disposeVector(f.gradient);
+    throw err;
+  } finally {
+    if (r) disposeVector(r);
+  }
+}
+
+/**
+ * Per-sample gradients of the cross-entropy, one image at a time, in eval mode.
+ *
+ * @param model - the model (not changed)
+ * @param subset - the images, in order
+ * @param options - the variables to differentiate @defaultValue `model.trainableVariables()`
+ * @returns a generator of gradient vectors; **the consumer disposes each one** (e.g. with
+ *   `disposeVector`) — the generator keeps none, so only the current one exists. Gradients
+ *   of pruned weights are masked.
+ */
+export function* perSampleGradients(
+  model: Model,
+  subset: Subset,
+  options: Pick<InfluenceGradientOptions, 'variables'> = {},
+): Generator<ParamVector, void, undefined> {
+  for (const b of batches(subset, { batchSize: 1 })) {
+    let g: ParamVector;
+    try {
+      g = gradientsOf(model, b.x, b.y, { variables: options.variables });
+    } finally {
+      b.x.dispose();
+      b.y.dispose();
+    }
+    yield g;
+  }
+}
