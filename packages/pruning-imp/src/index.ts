@@ -16,7 +16,7 @@ export {
 } from './global-magnitude-masks.js';
 export { type FormatSparsityOptions, sparsityReport, formatSparsity } from './sparsity-report.js';
 export { PRUNE_ROUND_KIND, PRUNE_REWIND_KIND, pruneCheckpointFiles } from './lottery-rounds.js';
-export { roundTrainingFields, type RoundTraining } from './round-training-options.js';
+export { roundTrainingFields, roundTrainingSchema, type RoundTraining } from './round-training-options.js';
 export { type OmpOptions, type ResolvedOmpOptions, ompOptionsSchema, OmpPruner, ompPlugin } from './omp-pruner.js';
 export { type ImpOptions, type ResolvedImpOptions, impOptionsSchema, ImpPruner, impPlugin } from './imp-pruner.js';
 export {

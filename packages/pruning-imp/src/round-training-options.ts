@@ -34,7 +34,8 @@ export const roundTrainingFields = {
   names: z.array(z.string().min(1)).min(1).optional(),
 };
 
-const roundTrainingSchema = z.object(roundTrainingFields);
+/** Schema of the training fields every training pruner shares. */
+export const roundTrainingSchema = z.object(roundTrainingFields);
 
 /** The validated training fields of the `omp` and `imp` options. */
 export type RoundTraining = z.output<typeof roundTrainingSchema>;
