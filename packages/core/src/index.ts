@@ -109,3 +109,5 @@ export {
   type LossFunction,
 } from './training/train.js';
 export * from './training/gradient-tools.js';
+export { sgdUnlearnOptionFields, type SgdUnlearnDefaults, type SgdUnlearnOptions } from './training/sgd-unlearn-options.js';
+export { trainUnlearner, type TrainUnlearnerOptions } from './training/train-unlearner.js';

@@ -1,7 +1,8 @@
 /**
  * Test harness of unlearnjs: public contract suites that every first- and third-party plugin
  * runs in one line, helpers for tensor-leak and error-code checks, and tiny fixtures built in
- * code (a learnable synthetic image set, splits, and a tiny model plugin).
+ * code (a learnable synthetic image set, splits, a tiny model plugin, and a linear softmax model
+ * with closed-form references for gradient checks).
  *
  * @remarks `vitest` is a peer dependency: the `describe*Contract` functions declare vitest
  * `describe`/`it` blocks and must be called at the top level of a test file. Every suite uses
@@ -15,7 +16,7 @@
  * @packageDocumentation
  */
 export { type SyntheticImageSetOptions, createSyntheticImageSet } from './fixtures/synthetic-image-set.js';
-export { type TinySplitsOptions, createTinySplits } from './fixtures/tiny-splits.js';
+export { type TinySplitsOptions, createTinySplits, createTinyUnlearnData, unlearnDataOf } from './fixtures/tiny-splits.js';
 export {
   type TinyModelOptions,
   tinyModelOptionsSchema,
@@ -25,6 +26,19 @@ export {
   tinyModelPlugin,
   registerTinyModel,
 } from './fixtures/tiny-model.js';
+export {
+  LINEAR_SOFTMAX_PIXELS,
+  LINEAR_SOFTMAX_FEATURES,
+  linearSoftmaxDefinition,
+  createLinearSoftmaxModel,
+  createRandomImageSet,
+  linearSoftmaxFeatures,
+  subsetLabelList,
+  linearSoftmaxWeights,
+  linearSoftmaxProbabilities,
+  linearSoftmaxCeGradient,
+  maxRelativeError,
+} from './fixtures/linear-softmax.js';
 export { expectNoTensorLeak } from './expect-no-tensor-leak.js';
 export { expectUnlearnError } from './expect-unlearn-error.js';
 export { type ModelState, modelState, setRandomMasks, expectMaskedWeightsZero } from './model-checks.js';

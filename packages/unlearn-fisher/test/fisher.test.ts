@@ -13,12 +13,20 @@ import {
   takeFirst,
 } from '@unlearnjs/core';
 import {
-  createTinySplits,
+  createTinyUnlearnData,
   describeUnlearnerContract,
   expectNoTensorLeak,
   expectUnlearnError,
   registerTinyModel,
   setRandomMasks,
+  LINEAR_SOFTMAX_FEATURES,
+  linearSoftmaxFeatures,
+  linearSoftmaxCeGradient,
+  createLinearSoftmaxModel,
+  maxRelativeError,
+  createRandomImageSet,
+  linearSoftmaxProbabilities,
+  linearSoftmaxWeights,
 } from '@unlearnjs/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -30,7 +38,6 @@ import {
   inputAxisOf,
   registerFisher,
 } from '../src/index.js';
-import { FEATURES, featuresOf, linearCeGradient, linearModel, maxRelErr, randomImageSet, softmaxOf, weightsOf } from './linear-softmax.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -52,8 +59,7 @@ describeUnlearnerContract({
 });
 
 function dataOf(seed: number, classToForget: number): UnlearnData {
-  const s = createTinySplits({ seed, classToForget });
-  return { forget: s.forget, retain: s.retain, validation: s.validation, classToForget };
+  return createTinyUnlearnData({ seed, classToForget });
 }
 
 /** Read a tensor into a plain array. */
@@ -71,10 +77,10 @@ describe('fisherDiagonal', () => {
     let nb = 0;
     for (let s = 0; s < xs.length; s += batchSize) {
       const bx = xs.slice(s, s + batchSize);
-      const ps = bx.map((x) => softmaxOf(x, W, b));
+      const ps = bx.map((x) => linearSoftmaxProbabilities(x, W, b));
       for (let y = 0; y < C; y++) {
         const pbar = ps.reduce((a, p) => a + p[y], 0) / bx.length;
-        const { gW, gb } = linearCeGradient(
+        const { gW, gb } = linearSoftmaxCeGradient(
           bx,
           bx.map(() => y),
           W,
@@ -91,11 +97,11 @@ describe('fisherDiagonal', () => {
   }
 
   it('equals the brute-force per-class computation on a linear softmax model (uneven last batch)', () => {
-    const model = linearModel(3);
+    const model = createLinearSoftmaxModel(3);
     try {
-      const subset = fullSubset(randomImageSet(37, 5));
-      const { W, b } = weightsOf(model);
-      const expected = bruteForce(featuresOf(subset), 16, W, b);
+      const subset = fullSubset(createRandomImageSet(37, 5));
+      const { W, b } = linearSoftmaxWeights(model);
+      const expected = bruteForce(linearSoftmaxFeatures(subset), 16, W, b);
       expect(expected.nb).toBe(3);
       const before = tf.memory().numTensors;
       const est = fisherDiagonal(model, subset, { batchSize: 16 });
@@ -105,9 +111,9 @@ describe('fisherDiagonal', () => {
       const hW = read(est.diagonal.get('dense.kernel'));
       const hb = read(est.diagonal.get('dense.bias'));
       const mean = expected.hW.map((v) => v / expected.nb);
-      expect(maxRelErr(hW, mean)).toBeLessThan(1e-4);
+      expect(maxRelativeError(hW, mean)).toBeLessThan(1e-4);
       expect(
-        maxRelErr(
+        maxRelativeError(
           hb,
           expected.hb.map((v) => v / expected.nb),
         ),
@@ -115,7 +121,7 @@ describe('fisherDiagonal', () => {
       disposeVector(est.diagonal);
       // reduction 'sum' keeps the sum over batches.
       const sum = fisherDiagonal(model, subset, { batchSize: 16, reduction: 'sum' });
-      expect(maxRelErr(read(sum.diagonal.get('dense.kernel')), expected.hW)).toBeLessThan(1e-4);
+      expect(maxRelativeError(read(sum.diagonal.get('dense.kernel')), expected.hW)).toBeLessThan(1e-4);
       disposeVector(sum.diagonal);
       expect(tf.memory().numTensors).toBe(before);
     } finally {
@@ -124,13 +130,13 @@ describe('fisherDiagonal', () => {
   });
 
   it('gives pruned weights H = 0 (their gradients are masked)', () => {
-    const model = linearModel(4);
+    const model = createLinearSoftmaxModel(4);
     try {
-      const mask = new Float32Array(FEATURES * 10).map((_, i) => (i % 3 === 0 ? 0 : 1));
-      const m = tf.tensor(mask, [FEATURES, 10]);
+      const mask = new Float32Array(LINEAR_SOFTMAX_FEATURES * 10).map((_, i) => (i % 3 === 0 ? 0 : 1));
+      const m = tf.tensor(mask, [LINEAR_SOFTMAX_FEATURES, 10]);
       model.setMasks(new Map([['dense.kernel', m]]));
       m.dispose();
-      const est = fisherDiagonal(model, fullSubset(randomImageSet(20, 6)), { batchSize: 8 });
+      const est = fisherDiagonal(model, fullSubset(createRandomImageSet(20, 6)), { batchSize: 8 });
       const h = read(est.diagonal.get('dense.kernel'));
       disposeVector(est.diagonal);
       for (let i = 0; i < h.length; i++) {
@@ -201,7 +207,7 @@ describe('fisherPosterior', () => {
       try {
         for (const [name, p] of model.params) {
           const expected = expectedVariance(name, p.shape, values.get(name) as Float32Array, alpha, classToForget);
-          expect(maxRelErr(read(post.variance.get(name)), expected), name).toBeLessThan(1e-5);
+          expect(maxRelativeError(read(post.variance.get(name)), expected), name).toBeLessThan(1e-5);
           const theta = read(p);
           const mu = read(post.mean.get(name));
           const classes = p.shape[p.shape.length - 1];
@@ -221,7 +227,7 @@ describe('fisherPosterior', () => {
   }
 
   it('rejects a classToForget outside the classifier with UNLEARN_INVALID_OPTIONS', async () => {
-    const model = linearModel(1);
+    const model = createLinearSoftmaxModel(1);
     const diagonal = new Map([...model.params].map(([n, p]) => [n, tf.onesLike(p)] as [string, tf.Tensor]));
     try {
       await expectUnlearnError(() => fisherPosterior(model, diagonal, { alpha: 1, classToForget: 10 }), 'UNLEARN_INVALID_OPTIONS');

@@ -1,4 +1,4 @@
-import { type UnlearnContext, type UnlearnReport, type Unlearner, train } from '@unlearnjs/core';
+import { type UnlearnContext, type UnlearnReport, type Unlearner, sgdUnlearnOptionFields, trainUnlearner } from '@unlearnjs/core';
 import { z } from 'zod';
 
 /**
@@ -9,30 +9,8 @@ import { z } from 'zod';
  * `lr` is capped at 10, as core's `train` caps it.
  */
 export const ftOptionsSchema = z.strictObject({
-  /** Passes over D_r. @defaultValue 10 */
-  epochs: z
-    .number()
-    .int('epochs must be an integer >= 0')
-    .min(0, 'epochs must be an integer >= 0')
-    .max(10_000, 'epochs must be <= 10000')
-    .default(10),
-  /** SGD learning rate (constant). @defaultValue 0.01 */
-  lr: z.number().gt(0, 'lr must be > 0 (and <= 10)').max(10, 'lr must be > 0 and <= 10').default(0.01),
-  /** Images per SGD step. @defaultValue 128 */
-  batchSize: z
-    .number()
-    .int('batchSize must be an integer >= 1')
-    .min(1, 'batchSize must be an integer >= 1')
-    .max(65_536, 'batchSize must be <= 65536')
-    .default(128),
-  /** SGD momentum. @defaultValue 0.9 */
-  momentum: z.number().min(0, 'momentum must be in [0, 1]').max(1, 'momentum must be in [0, 1]').default(0.9),
-  /** L2 weight decay added to the gradient (PyTorch SGD semantics). @defaultValue 5e-4 */
-  weightDecay: z.number().min(0, 'weightDecay must be in [0, 1]').max(1, 'weightDecay must be in [0, 1]').default(5e-4),
-  /** Random crop (4-pixel padding) + horizontal flip on the training images, as the reference code. @defaultValue true */
-  augment: z.boolean().default(true),
-  /** Measure accuracy on `data.validation` every N epochs (0 = never; ignored without a validation set). @defaultValue 0 */
-  evalEvery: z.number().int('evalEvery must be an integer >= 0').min(0, 'evalEvery must be an integer >= 0').default(0),
+  // epochs: passes over D_r (default 10); lr: constant SGD learning rate (default 0.01).
+  ...sgdUnlearnOptionFields({ epochs: 10, lr: 0.01 }),
 });
 
 /** Validated options of the `ft` unlearner (see {@link ftOptionsSchema} for ranges and defaults). */
@@ -76,33 +54,8 @@ export class FtUnlearner implements Unlearner<FtOptions> {
    *   restores the model), `UNLEARN_ABORTED` when the signal aborts
    */
   async unlearn(ctx: UnlearnContext<FtOptions>): Promise<UnlearnReport> {
-    const { model, data, options: o, services } = ctx;
-    const t0 = performance.now();
+    const { data, options: o, services } = ctx;
     services.logger.info(`ft: fine-tuning on ${data.retain.indices.length} retain images for ${o.epochs} epochs (lr ${o.lr}).`);
-    const evalSet = o.evalEvery > 0 ? data.validation : undefined;
-    const report = await train(model, {
-      data: data.retain,
-      epochs: o.epochs,
-      batchSize: o.batchSize,
-      lr: o.lr,
-      momentum: o.momentum,
-      weightDecay: o.weightDecay,
-      schedule: { type: 'constant' },
-      augment: o.augment,
-      evalSet,
-      evalEvery: o.evalEvery,
-      label: 'ft',
-      services,
-    });
-    return {
-      method: 'ft',
-      seconds: (performance.now() - t0) / 1000,
-      epochs: report.epochs,
-      extra: {
-        retainSize: data.retain.indices.length,
-        imagesPerSecond: report.imagesPerSecond,
-        ...(report.accuracy === undefined ? {} : { accuracy: report.accuracy }),
-      },
-    };
+    return trainUnlearner(ctx, { method: 'ft', data: data.retain, extra: { retainSize: data.retain.indices.length } });
   }
 }

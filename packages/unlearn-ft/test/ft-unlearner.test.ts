@@ -11,7 +11,7 @@ import {
   runUnlearner,
   toTensor,
 } from '@unlearnjs/core';
-import { createTinySplits, describeUnlearnerContract, expectUnlearnError, registerTinyModel } from '@unlearnjs/testing';
+import { describeUnlearnerContract, expectUnlearnError, registerTinyModel, createTinyUnlearnData } from '@unlearnjs/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ftOptionsSchema, ftPlugin, registerFt } from '../src/index.js';
 
@@ -39,8 +39,7 @@ function meanCrossEntropy(model: Model, subset: Subset): number {
 }
 
 function unlearnData(classToForget: number): UnlearnData {
-  const s = createTinySplits({ seed: 3, n: 120, classToForget });
-  return { forget: s.forget, retain: s.retain, validation: s.validation, classToForget: s.classToForget };
+  return createTinyUnlearnData({ seed: 3, n: 120, classToForget });
 }
 
 describe('ft', () => {

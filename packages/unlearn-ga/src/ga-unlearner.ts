@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type LossFunction, type UnlearnContext, type UnlearnReport, type Unlearner, crossEntropy, train } from '@unlearnjs/core';
+import {
+  type LossFunction,
+  type UnlearnContext,
+  type UnlearnReport,
+  type Unlearner,
+  crossEntropy,
+  sgdUnlearnOptionFields,
+  trainUnlearner,
+} from '@unlearnjs/core';
 import { z } from 'zod';
 
 /**
@@ -10,30 +18,9 @@ import { z } from 'zod';
  * `lr` is capped at 10, as core's `train` caps it.
  */
 export const gaOptionsSchema = z.strictObject({
-  /** Passes over D_f. @defaultValue 5 */
-  epochs: z
-    .number()
-    .int('epochs must be an integer >= 0')
-    .min(0, 'epochs must be an integer >= 0')
-    .max(10_000, 'epochs must be <= 10000')
-    .default(5),
-  /** SGD learning rate (constant). @defaultValue 1e-4 */
-  lr: z.number().gt(0, 'lr must be > 0 (and <= 10)').max(10, 'lr must be > 0 and <= 10').default(1e-4),
-  /** Images per SGD step. @defaultValue 128 */
-  batchSize: z
-    .number()
-    .int('batchSize must be an integer >= 1')
-    .min(1, 'batchSize must be an integer >= 1')
-    .max(65_536, 'batchSize must be <= 65536')
-    .default(128),
-  /** SGD momentum. @defaultValue 0.9 */
-  momentum: z.number().min(0, 'momentum must be in [0, 1]').max(1, 'momentum must be in [0, 1]').default(0.9),
-  /** L2 weight decay added to the gradient (PyTorch SGD semantics). @defaultValue 5e-4 */
-  weightDecay: z.number().min(0, 'weightDecay must be in [0, 1]').max(1, 'weightDecay must be in [0, 1]').default(5e-4),
-  /** Random crop (4-pixel padding) + horizontal flip on the forget images, as the reference code. @defaultValue true */
-  augment: z.boolean().default(true),
-  /** Measure accuracy on `data.validation` every N epochs (0 = never; ignored without a validation set). @defaultValue 0 */
-  evalEvery: z.number().int('evalEvery must be an integer >= 0').min(0, 'evalEvery must be an integer >= 0').default(0),
+  // epochs: passes over D_f (default 5); lr: constant SGD learning rate (default 1e-4);
+  // augment: random crop + flip on the forget images.
+  ...sgdUnlearnOptionFields({ epochs: 5, lr: 1e-4 }),
 });
 
 /** Validated options of the `ga` unlearner (see {@link gaOptionsSchema} for ranges and defaults). */
@@ -88,34 +75,13 @@ export class GaUnlearner implements Unlearner<GaOptions> {
    *   (`runUnlearner` restores the model), `UNLEARN_ABORTED` when the signal aborts
    */
   async unlearn(ctx: UnlearnContext<GaOptions>): Promise<UnlearnReport> {
-    const { model, data, options: o, services } = ctx;
-    const t0 = performance.now();
+    const { data, options: o, services } = ctx;
     services.logger.info(`ga: gradient ascent on ${data.forget.indices.length} forget images for ${o.epochs} epochs (lr ${o.lr}).`);
-    const evalSet = o.evalEvery > 0 ? data.validation : undefined;
-    const report = await train(model, {
-      data: data.forget,
-      epochs: o.epochs,
-      batchSize: o.batchSize,
-      lr: o.lr,
-      momentum: o.momentum,
-      weightDecay: o.weightDecay,
-      schedule: { type: 'constant' },
-      augment: o.augment,
-      loss: negativeCrossEntropy,
-      evalSet,
-      evalEvery: o.evalEvery,
-      label: 'ga',
-      services,
-    });
-    return {
+    return trainUnlearner(ctx, {
       method: 'ga',
-      seconds: (performance.now() - t0) / 1000,
-      epochs: report.epochs,
-      extra: {
-        forgetSize: data.forget.indices.length,
-        imagesPerSecond: report.imagesPerSecond,
-        ...(report.accuracy === undefined ? {} : { accuracy: report.accuracy }),
-      },
-    };
+      data: data.forget,
+      loss: negativeCrossEntropy,
+      extra: { forgetSize: data.forget.indices.length },
+    });
   }
 }

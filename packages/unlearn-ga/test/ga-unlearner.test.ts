@@ -11,7 +11,7 @@ import {
   runUnlearner,
   toTensor,
 } from '@unlearnjs/core';
-import { createTinySplits, describeUnlearnerContract, expectUnlearnError, modelState, registerTinyModel } from '@unlearnjs/testing';
+import { describeUnlearnerContract, expectUnlearnError, modelState, registerTinyModel, createTinyUnlearnData } from '@unlearnjs/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gaOptionsSchema, gaPlugin, negativeCrossEntropy, registerGa } from '../src/index.js';
 
@@ -38,8 +38,7 @@ function meanCrossEntropy(model: Model, subset: Subset): number {
 }
 
 function unlearnData(classToForget: number): UnlearnData {
-  const s = createTinySplits({ seed: 4, n: 120, classToForget });
-  return { forget: s.forget, retain: s.retain, validation: s.validation, classToForget: s.classToForget };
+  return createTinyUnlearnData({ seed: 4, n: 120, classToForget });
 }
 
 function setup(seed = 1) {

@@ -14,10 +14,23 @@ import {
   subsetOf,
   takeFirst,
 } from '@unlearnjs/core';
-import { createTinySplits, describeUnlearnerContract, expectNoTensorLeak, expectUnlearnError, registerTinyModel } from '@unlearnjs/testing';
+import {
+  createTinySplits,
+  describeUnlearnerContract,
+  expectNoTensorLeak,
+  expectUnlearnError,
+  registerTinyModel,
+  LINEAR_SOFTMAX_FEATURES,
+  linearSoftmaxFeatures,
+  subsetLabelList,
+  linearSoftmaxCeGradient,
+  createLinearSoftmaxModel,
+  maxRelativeError,
+  createRandomImageSet,
+  linearSoftmaxWeights,
+} from '@unlearnjs/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INFLUENCE_VECTORS_HELD, influenceGradient, influencePlugin, registerInfluence, woodFisherSolve } from '../src/index.js';
-import { FEATURES, featuresOf, labelsOf, linearCeGradient, linearModel, maxRelErr, randomImageSet, weightsOf } from './linear-softmax.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -115,7 +128,7 @@ describe('woodFisherSolve', () => {
       const k = fromVector(direction);
       disposeVector(direction);
       expect(count).toBe(n);
-      expect(maxRelErr(k, explicitInverse(v, gs, n), 1e-3)).toBeLessThan(1e-5);
+      expect(maxRelativeError(k, explicitInverse(v, gs, n), 1e-3)).toBeLessThan(1e-5);
     }
   });
 
@@ -128,7 +141,7 @@ describe('woodFisherSolve', () => {
     const k = fromVector(direction);
     disposeVector(direction);
     const expected = recursion(v, gs, N);
-    expect(maxRelErr(k, expected.k, 1e-3)).toBeLessThan(1e-5);
+    expect(maxRelativeError(k, expected.k, 1e-3)).toBeLessThan(1e-5);
     // o is a multiple of g₁, hence k − v = β·g₁: its component orthogonal to g₁ vanishes.
     const d = k.map((x, i) => x - v[i]);
     const beta = dot(d, gs[0]) / dot(gs[0], gs[0]);
@@ -141,7 +154,7 @@ describe('woodFisherSolve', () => {
     expect(residual).toBeLessThan(1e-5 * Math.sqrt(dot(d, d)));
     // ...and so, for distinct gradients, it is not the explicit inverse (the public code's
     // behaviour, kept on purpose; see the TSDoc).
-    expect(maxRelErr(k, explicitInverse(v, gs, N), 1e-3)).toBeGreaterThan(1e-2);
+    expect(maxRelativeError(k, explicitInverse(v, gs, N), 1e-3)).toBeGreaterThan(1e-2);
   });
 
   it('holds only k, o and the current gradient: nothing accumulates across samples', () => {
@@ -187,7 +200,7 @@ describe('woodFisherSolve', () => {
 // ---- the linear softmax model: closed forms ------------------------------------------
 
 function splitOf(nForget: number, nRetain: number, seed: number): UnlearnData {
-  const set = randomImageSet(nForget + nRetain, seed);
+  const set = createRandomImageSet(nForget + nRetain, seed);
   const all = fullSubset(set);
   return {
     forget: subsetOf(set, all.indices.slice(0, nForget)),
@@ -197,10 +210,10 @@ function splitOf(nForget: number, nRetain: number, seed: number): UnlearnData {
 }
 
 /** v of the linear model in closed form, flattened as [W (row-major), b], masked. */
-function closedFormV(model: ReturnType<typeof linearModel>, data: UnlearnData, mask?: Float32Array): number[] {
-  const { W, b } = weightsOf(model);
-  const f = linearCeGradient(featuresOf(data.forget), labelsOf(data.forget), W, b);
-  const r = linearCeGradient(featuresOf(data.retain), labelsOf(data.retain), W, b);
+function closedFormV(model: ReturnType<typeof createLinearSoftmaxModel>, data: UnlearnData, mask?: Float32Array): number[] {
+  const { W, b } = linearSoftmaxWeights(model);
+  const f = linearSoftmaxCeGradient(linearSoftmaxFeatures(data.forget), subsetLabelList(data.forget), W, b);
+  const r = linearSoftmaxCeGradient(linearSoftmaxFeatures(data.retain), subsetLabelList(data.retain), W, b);
   const nf = data.forget.indices.length;
   const nr = data.retain.indices.length;
   const c = nf / (nf + nr);
@@ -210,7 +223,7 @@ function closedFormV(model: ReturnType<typeof linearModel>, data: UnlearnData, m
 
 describe('influenceGradient', () => {
   it('is n_f/(n_f+n_r)·(mean ∇CE(D_f) − mean ∇CE(D_r)) in closed form, whatever the batch size', () => {
-    const model = linearModel(7);
+    const model = createLinearSoftmaxModel(7);
     try {
       const data = splitOf(13, 29, 8);
       const expected = closedFormV(model, data);
@@ -221,7 +234,7 @@ describe('influenceGradient', () => {
         const got = [...(v.get('dense.kernel') as tf.Tensor).dataSync(), ...(v.get('dense.bias') as tf.Tensor).dataSync()];
         disposeVector(v);
         expect(tf.memory().numTensors).toBe(before);
-        expect(maxRelErr(got, expected, 1e-4)).toBeLessThan(1e-4);
+        expect(maxRelativeError(got, expected, 1e-4)).toBeLessThan(1e-4);
       }
     } finally {
       model.dispose();
@@ -229,7 +242,7 @@ describe('influenceGradient', () => {
   });
 
   it('rejects an empty forget set with UNLEARN_INVALID_OPTIONS', async () => {
-    const model = linearModel(7);
+    const model = createLinearSoftmaxModel(7);
     try {
       const data = splitOf(3, 5, 8);
       await expectUnlearnError(() => influenceGradient(model, subsetOf(data.forget.source, []), data.retain), 'UNLEARN_INVALID_OPTIONS');
@@ -241,10 +254,10 @@ describe('influenceGradient', () => {
 
 describe('influence unlearner', () => {
   it('moves θ by α·k, with v, the per-sample gradients and the recursion all in closed form (masked)', async () => {
-    const model = linearModel(9);
+    const model = createLinearSoftmaxModel(9);
     try {
-      const mask = new Float32Array(FEATURES * 10).map((_, i) => (i % 4 === 1 ? 0 : 1));
-      const m = tf.tensor(mask, [FEATURES, 10]);
+      const mask = new Float32Array(LINEAR_SOFTMAX_FEATURES * 10).map((_, i) => (i % 4 === 1 ? 0 : 1));
+      const m = tf.tensor(mask, [LINEAR_SOFTMAX_FEATURES, 10]);
       model.setMasks(new Map([['dense.kernel', m]]));
       m.dispose();
       const data = splitOf(10, 30, 10);
@@ -252,11 +265,11 @@ describe('influence unlearner', () => {
       const alpha = 0.8;
       // Plain JS: masked v, masked per-sample gradients of the first 7 retain images, the recursion.
       const v = closedFormV(model, data, mask);
-      const { W, b } = weightsOf(model);
-      const xs = featuresOf(data.retain).slice(0, numSamples);
-      const ys = labelsOf(data.retain).slice(0, numSamples);
+      const { W, b } = linearSoftmaxWeights(model);
+      const xs = linearSoftmaxFeatures(data.retain).slice(0, numSamples);
+      const ys = subsetLabelList(data.retain).slice(0, numSamples);
       const gs = xs.map((x, i) => {
-        const g = linearCeGradient([x], [ys[i]], W, b);
+        const g = linearSoftmaxCeGradient([x], [ys[i]], W, b);
         return [...g.gW.flat().map((val, j) => val * mask[j]), ...g.gb];
       });
       const { k } = recursion(v, gs, numSamples);
@@ -269,7 +282,7 @@ describe('influence unlearner', () => {
         ...(model.params.get('dense.kernel') as tf.Variable).dataSync(),
         ...(model.params.get('dense.bias') as tf.Variable).dataSync(),
       ];
-      expect(maxRelErr(after, expected, 1e-3)).toBeLessThan(1e-4);
+      expect(maxRelativeError(after, expected, 1e-3)).toBeLessThan(1e-4);
       for (let i = 0; i < mask.length; i++) if (mask[i] === 0) expect(Math.abs(after[i])).toBe(0);
       expect(report.extra.samples).toBe(numSamples);
       expect(report.extra.damping).toBe(numSamples);
@@ -311,7 +324,7 @@ describe('influence unlearner', () => {
   });
 
   it('uses every retain image when numSamples exceeds |D_r|', async () => {
-    const model = linearModel(12);
+    const model = createLinearSoftmaxModel(12);
     try {
       const data = splitOf(4, 9, 13);
       const container = createContainer({ seed: 0, use: [registerInfluence], logger: createMemoryLogger() });
@@ -325,7 +338,7 @@ describe('influence unlearner', () => {
   });
 
   it('rejects alpha < 0 and numSamples < 1 with UNLEARN_INVALID_OPTIONS', async () => {
-    const model = linearModel(12);
+    const model = createLinearSoftmaxModel(12);
     try {
       const data = splitOf(4, 9, 13);
       const container = createContainer({ seed: 0, use: [registerInfluence], logger: createMemoryLogger() });

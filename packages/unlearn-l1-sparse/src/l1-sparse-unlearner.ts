@@ -6,9 +6,13 @@ import {
   type UnlearnReport,
   type Unlearner,
   crossEntropy,
-  train,
+  sgdUnlearnOptionFields,
+  trainUnlearner,
 } from '@unlearnjs/core';
 import { z } from 'zod';
+
+// Split so that the L1 fields sit between `lr` and `batchSize`, in the order options are reported.
+const { epochs, lr, ...sgdFields } = sgdUnlearnOptionFields({ epochs: 10, lr: 0.01 });
 
 /**
  * Zod schema of {@link L1SparseOptions}: validates and fills in the defaults (10 epochs,
@@ -21,34 +25,14 @@ import { z } from 'zod';
  */
 export const l1SparseOptionsSchema = z
   .strictObject({
-    /** Passes over D_r. @defaultValue 10 */
-    epochs: z
-      .number()
-      .int('epochs must be an integer >= 0')
-      .min(0, 'epochs must be an integer >= 0')
-      .max(10_000, 'epochs must be <= 10000')
-      .default(10),
-    /** SGD learning rate (constant). @defaultValue 0.01 */
-    lr: z.number().gt(0, 'lr must be > 0 (and <= 10)').max(10, 'lr must be > 0 and <= 10').default(0.01),
+    // epochs: passes over D_r (default 10); lr: constant SGD learning rate (default 0.01).
+    epochs,
+    lr,
     /** Initial weight α of the L1 penalty (the paper sweeps it; 5e-4 is a common choice). @defaultValue 5e-4 */
     alpha: z.number().min(0, 'alpha must be >= 0').default(5e-4),
     /** Number of final epochs trained without the penalty (α_t = 0 for t >= epochs − noL1Epochs). @defaultValue 0 */
     noL1Epochs: z.number().int('noL1Epochs must be an integer >= 0').min(0, 'noL1Epochs must be an integer >= 0').default(0),
-    /** Images per SGD step. @defaultValue 128 */
-    batchSize: z
-      .number()
-      .int('batchSize must be an integer >= 1')
-      .min(1, 'batchSize must be an integer >= 1')
-      .max(65_536, 'batchSize must be <= 65536')
-      .default(128),
-    /** SGD momentum. @defaultValue 0.9 */
-    momentum: z.number().min(0, 'momentum must be in [0, 1]').max(1, 'momentum must be in [0, 1]').default(0.9),
-    /** L2 weight decay added to the gradient (PyTorch SGD semantics). @defaultValue 5e-4 */
-    weightDecay: z.number().min(0, 'weightDecay must be in [0, 1]').max(1, 'weightDecay must be in [0, 1]').default(5e-4),
-    /** Random crop (4-pixel padding) + horizontal flip on the training images, as the reference code. @defaultValue true */
-    augment: z.boolean().default(true),
-    /** Measure accuracy on `data.validation` every N epochs (0 = never; ignored without a validation set). @defaultValue 0 */
-    evalEvery: z.number().int('evalEvery must be an integer >= 0').min(0, 'evalEvery must be an integer >= 0').default(0),
+    ...sgdFields,
   })
   .refine((o) => o.epochs === 0 || o.noL1Epochs < o.epochs, {
     path: ['noL1Epochs'],
@@ -184,35 +168,18 @@ export class L1SparseUnlearner implements Unlearner<L1SparseOptions> {
     services.logger.info(
       `l1-sparse: fine-tuning on ${data.retain.indices.length} retain images for ${o.epochs} epochs (lr ${o.lr}, alpha ${o.alpha} decaying to 0 at epoch ${o.epochs - o.noL1Epochs}).`,
     );
-    const evalSet = o.evalEvery > 0 ? data.validation : undefined;
-    const report = await train(model, {
-      data: data.retain,
-      epochs: o.epochs,
-      batchSize: o.batchSize,
-      lr: o.lr,
-      momentum: o.momentum,
-      weightDecay: o.weightDecay,
-      schedule: { type: 'constant' },
-      augment: o.augment,
-      loss,
-      evalSet,
-      evalEvery: o.evalEvery,
-      label: 'l1-sparse',
-      services,
-    });
-    return {
+    return trainUnlearner(ctx, {
       method: 'l1-sparse',
-      seconds: (performance.now() - t0) / 1000,
-      epochs: report.epochs,
-      extra: {
+      data: data.retain,
+      loss,
+      extra: () => ({
         alphas,
         l1NormBefore,
         l1NormAfter: normOf(),
         normCovers: 'all trainable weights (unfrozen parameters and adapter parameters)',
         retainSize: data.retain.indices.length,
-        imagesPerSecond: report.imagesPerSecond,
-        ...(report.accuracy === undefined ? {} : { accuracy: report.accuracy }),
-      },
-    };
+      }),
+      startedAt: t0,
+    });
   }
 }

@@ -2,13 +2,13 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, type UnlearnData, createContainer, createMemoryLogger, createModel, runUnlearner } from '@unlearnjs/core';
 import {
-  createTinySplits,
   describeUnlearnerContract,
   expectNoTensorLeak,
   expectUnlearnError,
   modelState,
   registerTinyModel,
   setRandomMasks,
+  createTinyUnlearnData,
 } from '@unlearnjs/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { l1Alpha, l1AlphaSchedule, l1Norm, l1SparseOptionsSchema, l1SparsePlugin, registerL1Sparse } from '../src/index.js';
@@ -29,8 +29,7 @@ describeUnlearnerContract({
 });
 
 function unlearnData(classToForget: number): UnlearnData {
-  const s = createTinySplits({ seed: 7, n: 120, classToForget });
-  return { forget: s.forget, retain: s.retain, validation: s.validation, classToForget: s.classToForget };
+  return createTinyUnlearnData({ seed: 7, n: 120, classToForget });
 }
 
 describe('l1Alpha', () => {

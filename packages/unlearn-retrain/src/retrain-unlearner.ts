@@ -1,5 +1,15 @@
-import { type Schedule, type UnlearnContext, type UnlearnReport, type Unlearner, train } from '@unlearnjs/core';
+import {
+  type Schedule,
+  type UnlearnContext,
+  type UnlearnReport,
+  type Unlearner,
+  sgdUnlearnOptionFields,
+  trainUnlearner,
+} from '@unlearnjs/core';
 import { z } from 'zod';
+
+// Split so that the schedule fields sit between `lr` and `batchSize`, in the order options are reported.
+const { epochs, lr, ...sgdFields } = sgdUnlearnOptionFields({ epochs: 160, lr: 0.1, minEpochs: 1 });
 
 /**
  * Zod schema of {@link RetrainOptions}: validates and fills in the defaults (160 epochs,
@@ -11,36 +21,16 @@ import { z } from 'zod';
  * 128 (the paper's appendix) is kept here for the same memory footprint as the other unlearners.
  */
 export const retrainOptionsSchema = z.strictObject({
-  /** Passes over D_r, at least 1. @defaultValue 160 */
-  epochs: z
-    .number()
-    .int('epochs must be an integer >= 1')
-    .min(1, 'epochs must be an integer >= 1')
-    .max(10_000, 'epochs must be <= 10000')
-    .default(160),
-  /** Peak SGD learning rate. @defaultValue 0.1 */
-  lr: z.number().gt(0, 'lr must be > 0 (and <= 10)').max(10, 'lr must be > 0 and <= 10').default(0.1),
+  // epochs: passes over D_r, at least 1 (default 160); lr: peak SGD learning rate (default 0.1).
+  epochs,
+  lr,
   /** Learning-rate schedule: `multistep` (×`gamma` at each milestone), `cosine` (to 0 over the epochs) or `constant`. @defaultValue 'multistep' */
   schedule: z.enum(['multistep', 'cosine', 'constant'], "schedule must be 'multistep', 'cosine' or 'constant'").default('multistep'),
   /** Epochs at which `multistep` multiplies the lr by `gamma`. @defaultValue [⌊E/2⌋, ⌊3E/4⌋] */
   milestones: z.array(z.number().int('milestones must be integers >= 1').min(1, 'milestones must be integers >= 1')).optional(),
   /** Factor of `multistep` at each milestone, in (0, 1]. @defaultValue 0.1 */
   gamma: z.number().gt(0, 'gamma must be in (0, 1]').max(1, 'gamma must be in (0, 1]').default(0.1),
-  /** Images per SGD step. @defaultValue 128 */
-  batchSize: z
-    .number()
-    .int('batchSize must be an integer >= 1')
-    .min(1, 'batchSize must be an integer >= 1')
-    .max(65_536, 'batchSize must be <= 65536')
-    .default(128),
-  /** SGD momentum. @defaultValue 0.9 */
-  momentum: z.number().min(0, 'momentum must be in [0, 1]').max(1, 'momentum must be in [0, 1]').default(0.9),
-  /** L2 weight decay added to the gradient (PyTorch SGD semantics). @defaultValue 5e-4 */
-  weightDecay: z.number().min(0, 'weightDecay must be in [0, 1]').max(1, 'weightDecay must be in [0, 1]').default(5e-4),
-  /** Random crop (4-pixel padding) + horizontal flip on the training images, as the reference code. @defaultValue true */
-  augment: z.boolean().default(true),
-  /** Measure accuracy on `data.validation` every N epochs (0 = never; ignored without a validation set). @defaultValue 0 */
-  evalEvery: z.number().int('evalEvery must be an integer >= 0').min(0, 'evalEvery must be an integer >= 0').default(0),
+  ...sgdFields,
 });
 
 /** Validated options of the `retrain` unlearner (see {@link retrainOptionsSchema} for ranges and defaults). */
@@ -114,31 +104,12 @@ export class RetrainUnlearner implements Unlearner<RetrainOptions> {
       `retrain: re-initialising and training on ${data.retain.indices.length} retain images for ${o.epochs} epochs (lr ${o.lr}, ${o.schedule}).`,
     );
     model.reinitialize(services.rng.fork('init'));
-    const evalSet = o.evalEvery > 0 ? data.validation : undefined;
-    const report = await train(model, {
-      data: data.retain,
-      epochs: o.epochs,
-      batchSize: o.batchSize,
-      lr: o.lr,
-      momentum: o.momentum,
-      weightDecay: o.weightDecay,
-      schedule,
-      augment: o.augment,
-      evalSet,
-      evalEvery: o.evalEvery,
-      label: 'retrain',
-      services,
-    });
-    return {
+    return trainUnlearner(ctx, {
       method: 'retrain',
-      seconds: (performance.now() - t0) / 1000,
-      epochs: report.epochs,
-      extra: {
-        schedule,
-        retainSize: data.retain.indices.length,
-        imagesPerSecond: report.imagesPerSecond,
-        ...(report.accuracy === undefined ? {} : { accuracy: report.accuracy }),
-      },
-    };
+      data: data.retain,
+      schedule,
+      extra: { schedule, retainSize: data.retain.indices.length },
+      startedAt: t0,
+    });
   }
 }

@@ -10,12 +10,12 @@ import {
   runUnlearner,
 } from '@unlearnjs/core';
 import {
-  createTinySplits,
   describeUnlearnerContract,
   expectMaskedWeightsZero,
   modelState,
   registerTinyModel,
   setRandomMasks,
+  createTinyUnlearnData,
 } from '@unlearnjs/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerRetrain, retrainOptionsSchema, retrainPlugin, retrainSchedule } from '../src/index.js';
@@ -36,8 +36,7 @@ describeUnlearnerContract({
 });
 
 function unlearnData(classToForget: number): UnlearnData {
-  const s = createTinySplits({ seed: 8, n: 120, classToForget });
-  return { forget: s.forget, retain: s.retain, validation: s.validation, classToForget: s.classToForget };
+  return createTinyUnlearnData({ seed: 8, n: 120, classToForget });
 }
 
 function container(seed: number): DependencyContainer {

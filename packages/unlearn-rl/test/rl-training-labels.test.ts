@@ -6,15 +6,16 @@ import { createTinySplits, registerTinyModel } from '@unlearnjs/testing';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerRl } from '../src/index.js';
 
-// Record what the unlearner hands to core's trainer, and still train for real.
-const calls: core.TrainOptions[] = [];
+// Record what the unlearner hands to core's trainer (`trainUnlearner`, which passes `data` and
+// `labels` on to `train` unchanged), and still train for real.
+const calls: core.TrainUnlearnerOptions[] = [];
 vi.mock('@unlearnjs/core', async (importOriginal) => {
   const actual = await importOriginal<typeof core>();
   return {
     ...actual,
-    train: (model: core.Model, options: core.TrainOptions) => {
+    trainUnlearner: (ctx: core.UnlearnContext<core.SgdUnlearnOptions>, options: core.TrainUnlearnerOptions) => {
       calls.push(options);
-      return actual.train(model, options);
+      return actual.trainUnlearner(ctx, options);
     },
   };
 });

@@ -3,10 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, type UnlearnData, createContainer, createMemoryLogger, createModel, runUnlearner, subsetLabels } from '@unlearnjs/core';
 import {
   createSyntheticImageSet,
-  createTinySplits,
   describeUnlearnerContract,
   expectUnlearnError,
   registerTinyModel,
+  createTinyUnlearnData,
 } from '@unlearnjs/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randomLabelSet, randomWrongLabels, registerRl, rlOptionsSchema, rlPlugin } from '../src/index.js';
@@ -25,8 +25,7 @@ describeUnlearnerContract({
 });
 
 function unlearnData(classToForget: number): UnlearnData {
-  const s = createTinySplits({ seed: 5, n: 120, classToForget });
-  return { forget: s.forget, retain: s.retain, validation: s.validation, classToForget: s.classToForget };
+  return createTinyUnlearnData({ seed: 5, n: 120, classToForget });
 }
 
 describe('randomWrongLabels', () => {

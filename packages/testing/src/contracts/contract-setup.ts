@@ -22,6 +22,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { expectUnlearnError } from '../expect-unlearn-error.js';
 import { createSyntheticImageSet } from '../fixtures/synthetic-image-set.js';
 import { registerTinyModel } from '../fixtures/tiny-model.js';
+import { modelState } from '../model-checks.js';
 
 /** The backend a contract suite runs on. */
 export type ContractBackend = 'cpu' | 'wasm';
@@ -134,4 +135,58 @@ export function describeDescriptorAndCreation<K extends PluginKind>(
     checkInstance(instance);
     await expectUnlearnError(() => createPlugin(createContainer({ seed: 0 }), kind, plugin.name), 'UNLEARN_UNKNOWN_PLUGIN');
   });
+}
+
+/**
+ * One test per invalid option set: running the plugin with it fails with
+ * `UNLEARN_INVALID_OPTIONS` and leaves the model's state (weights, buffers, masks) unchanged.
+ * @param config - the suite's config (its `invalidOptions`, `model`, seed and `use`)
+ * @param run - runs the plugin on a fresh container and model, without masks
+ * @param outcome - the end of each test's title @defaultValue 'leaving the model unchanged'
+ * @param checkAfter - further checks on the model after the failure
+ * @internal
+ */
+export function describeRejectsInvalidOptions<K extends PluginKind>(
+  config: PluginContractConfig<K> & { model?: ContractModel },
+  run: (container: DependencyContainer, model: Model, options: ContractOptions) => unknown,
+  outcome = 'leaving the model unchanged',
+  checkAfter?: (model: Model) => void,
+): void {
+  for (const [description, options] of config.invalidOptions) {
+    it(`rejects ${description} with UNLEARN_INVALID_OPTIONS, ${outcome}`, async () => {
+      const container = freshContainer(config);
+      const model = buildContractModel(container, config.model);
+      try {
+        const before = modelState(model);
+        await expectUnlearnError(() => run(container, model, options), 'UNLEARN_INVALID_OPTIONS');
+        expect(modelState(model)).toEqual(before);
+        checkAfter?.(model);
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+}
+
+/**
+ * Run a plugin twice and compare the outcomes, disposing both models whatever happens.
+ * @param runOnce - one run; returns its model (the caller of `runOnce` owns it) and outcome
+ * @param compare - the assertions on the two runs
+ * @internal
+ */
+export async function compareTwoRuns<R extends { model: Model }>(
+  runOnce: () => R | Promise<R>,
+  compare: (a: R, b: R) => void,
+): Promise<void> {
+  const a = await runOnce();
+  try {
+    const b = await runOnce();
+    try {
+      compare(a, b);
+    } finally {
+      b.model.dispose();
+    }
+  } finally {
+    a.model.dispose();
+  }
 }

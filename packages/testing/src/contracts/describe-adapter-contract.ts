@@ -2,13 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type AttachedAdapter, type DependencyContainer, type Model, Rng, attachAdapter } from '@unlearnjs/core';
 import { describe, expect, it } from 'vitest';
 import { expectNoTensorLeak } from '../expect-no-tensor-leak.js';
-import { expectUnlearnError } from '../expect-unlearn-error.js';
 import { expectMaskedWeightsZero, modelState, setRandomMasks } from '../model-checks.js';
 import {
   type ContractModel,
   type PluginContractConfig,
   buildContractModel,
+  compareTwoRuns,
   describeDescriptorAndCreation,
+  describeRejectsInvalidOptions,
   freshContainer,
   logitsOf,
   probeImages,
@@ -112,34 +113,22 @@ export function describeAdapterContract(config: AdapterContractConfig): void {
       }
     });
 
-    it('is deterministic under a seed', () => {
-      const a = attachPerturbMerge(false);
-      try {
-        const b = attachPerturbMerge(false);
-        try {
+    it('is deterministic under a seed', async () => {
+      await compareTwoRuns(
+        () => attachPerturbMerge(false),
+        (a, b) => {
           expect(a.initial).toEqual(b.initial);
           expect(modelState(a.model)).toEqual(modelState(b.model));
-        } finally {
-          b.model.dispose();
-        }
-      } finally {
-        a.model.dispose();
-      }
+        },
+      );
     });
 
-    for (const [description, options] of config.invalidOptions) {
-      it(`rejects ${description} with UNLEARN_INVALID_OPTIONS, attaching nothing`, async () => {
-        const { container, model } = setup(false);
-        try {
-          const before = modelState(model);
-          await expectUnlearnError(() => attachAdapter(container, plugin.name, model, options), 'UNLEARN_INVALID_OPTIONS');
-          expect(modelState(model)).toEqual(before);
-          expect(model.extraParams.size).toBe(0);
-        } finally {
-          model.dispose();
-        }
-      });
-    }
+    describeRejectsInvalidOptions(
+      config,
+      (container, model, options) => attachAdapter(container, plugin.name, model, options),
+      'attaching nothing',
+      (model) => expect(model.extraParams.size).toBe(0),
+    );
 
     it('merge keeps the outputs, removes the adapter parameters and unfreezes the model', () => {
       const { container, model } = setup(true);

@@ -4,14 +4,15 @@ import { join } from 'node:path';
 import { type DataSplits, type Model, type PruneReport, Rng, runPruner } from '@unlearnjs/core';
 import { describe, expect, it } from 'vitest';
 import { expectNoTensorLeak } from '../expect-no-tensor-leak.js';
-import { expectUnlearnError } from '../expect-unlearn-error.js';
 import { type TinySplitsOptions, createTinySplits } from '../fixtures/tiny-splits.js';
 import { expectMaskedWeightsZero, modelState, setRandomMasks } from '../model-checks.js';
 import {
   type ContractModel,
   type PluginContractConfig,
   buildContractModel,
+  compareTwoRuns,
   describeDescriptorAndCreation,
+  describeRejectsInvalidOptions,
   freshContainer,
   useContractBackend,
 } from './contract-setup.js';
@@ -104,35 +105,20 @@ export function describePrunerContract(config: PrunerContractConfig): void {
     describeDescriptorAndCreation('pruner', config, (p) => expect(typeof p.prune).toBe('function'));
 
     it('is deterministic under a seed and reports the sparsity of its masks', async () => {
-      const a = await runOnce(false);
-      try {
-        const b = await runOnce(false);
-        try {
+      await compareTwoRuns(
+        () => runOnce(false),
+        (a, b) => {
           expect(typeof a.report.pruner).toBe('string');
           expect(Array.isArray(a.report.rounds)).toBe(true);
           expectSparsityMatchesMasks(a.model, a.report);
           expect(modelState(a.model)).toEqual(modelState(b.model));
-        } finally {
-          b.model.dispose();
-        }
-      } finally {
-        a.model.dispose();
-      }
+        },
+      );
     });
 
-    for (const [description, options] of config.invalidOptions) {
-      it(`rejects ${description} with UNLEARN_INVALID_OPTIONS, leaving the model unchanged`, async () => {
-        const container = freshContainer(config);
-        const model = buildContractModel(container, config.model);
-        try {
-          const before = modelState(model);
-          await expectUnlearnError(() => runPruner(container, plugin.name, { model, data: data(), options }), 'UNLEARN_INVALID_OPTIONS');
-          expect(modelState(model)).toEqual(before);
-        } finally {
-          model.dispose();
-        }
-      });
-    }
+    describeRejectsInvalidOptions(config, (container, model, options) =>
+      runPruner(container, plugin.name, { model, data: data(), options }),
+    );
 
     it('leaks no tensors', async () => {
       await expectNoTensorLeak(async () => {

@@ -1,14 +1,15 @@
 import { type DataSplits, Rng, type UnlearnData, type UnlearnReport, runUnlearner } from '@unlearnjs/core';
 import { describe, expect, it } from 'vitest';
 import { expectNoTensorLeak } from '../expect-no-tensor-leak.js';
-import { expectUnlearnError } from '../expect-unlearn-error.js';
-import { type TinySplitsOptions, createTinySplits } from '../fixtures/tiny-splits.js';
+import { type TinySplitsOptions, createTinySplits, unlearnDataOf } from '../fixtures/tiny-splits.js';
 import { expectMaskedWeightsZero, modelState, setRandomMasks } from '../model-checks.js';
 import {
   type ContractModel,
   type PluginContractConfig,
   buildContractModel,
+  compareTwoRuns,
   describeDescriptorAndCreation,
+  describeRejectsInvalidOptions,
   freshContainer,
   useContractBackend,
 } from './contract-setup.js';
@@ -19,11 +20,6 @@ export interface UnlearnerContractConfig extends PluginContractConfig<'unlearner
   model?: ContractModel;
   /** Sizes of the tiny splits. @defaultValue 120 train images, class 0 forgotten */
   data?: TinySplitsOptions;
-}
-
-/** Unlearning data of the tiny splits. @internal */
-export function unlearnDataOf(splits: DataSplits): UnlearnData {
-  return { forget: splits.forget, retain: splits.retain, validation: splits.validation, classToForget: splits.classToForget };
 }
 
 function expectWellFormedReport(report: UnlearnReport): void {
@@ -84,33 +80,18 @@ export function describeUnlearnerContract(config: UnlearnerContractConfig): void
     describeDescriptorAndCreation('unlearner', config, (u) => expect(typeof u.unlearn).toBe('function'));
 
     it('is deterministic under a seed and returns a well-formed report', async () => {
-      const a = await runOnce(false);
-      try {
-        const b = await runOnce(false);
-        try {
+      await compareTwoRuns(
+        () => runOnce(false),
+        (a, b) => {
           expectWellFormedReport(a.report);
           expect(modelState(a.model)).toEqual(modelState(b.model));
-        } finally {
-          b.model.dispose();
-        }
-      } finally {
-        a.model.dispose();
-      }
+        },
+      );
     });
 
-    for (const [description, options] of config.invalidOptions) {
-      it(`rejects ${description} with UNLEARN_INVALID_OPTIONS, leaving the model unchanged`, async () => {
-        const container = freshContainer(config);
-        const model = buildContractModel(container, config.model);
-        try {
-          const before = modelState(model);
-          await expectUnlearnError(() => runUnlearner(container, plugin.name, { model, data: data(), options }), 'UNLEARN_INVALID_OPTIONS');
-          expect(modelState(model)).toEqual(before);
-        } finally {
-          model.dispose();
-        }
-      });
-    }
+    describeRejectsInvalidOptions(config, (container, model, options) =>
+      runUnlearner(container, plugin.name, { model, data: data(), options }),
+    );
 
     it('leaks no tensors', async () => {
       await expectNoTensorLeak(async () => {
