@@ -64,6 +64,9 @@ export {
   type ForwardOptions,
   type NamedTensors,
   type WeightTransform,
+  type LinearOp,
+  type LinearOpOptions,
+  type LinearOverride,
 } from './models/model.js';
 export * from './data/index.js';
 export * from './models/index.js';

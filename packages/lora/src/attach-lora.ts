@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type AttachedAdapter, type Model, type Rng, UnlearnError, parseOptions } from '@unlearnjs/core';
+import { type AttachedAdapter, type LinearOverride, type Model, type Rng, UnlearnError, matMul, parseOptions } from '@unlearnjs/core';
 import { type LoraOptions, type LoraOptionsInput, compileTargetPattern, defaultLoraTargets, loraOptionsSchema } from './lora-options.js';
 
 /** One adapted weight. */
@@ -20,6 +20,11 @@ export interface LoraTarget {
   readonly a: string;
   /** Name of B (`[rank, out]`) in `model.extraParams`: `lora.<weight>.B`. */
   readonly b: string;
+  /**
+   * How this target is computed: `factored` (`op(x, W) + (α/r)·op(x, A)·B`, through a linear
+   * override) or `weight` (`op(x, W + M ⊙ (α/r)·A·B)`, through a weight transform).
+   */
+  readonly mode: 'weight' | 'factored';
 }
 
 /** A LoRA adapter attached to a model (the handle {@link attachLora} returns). */
@@ -49,9 +54,11 @@ export const LORA_PARAM_PREFIX = 'lora.';
  *
  * @param model - the model
  * @param options - validated options
- * @returns the targets in the model's parameter order
+ * @returns the targets in the model's parameter order, each with the mode it will use
  * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` naming a pattern that matches no adaptable
- *   weight (2-D or 4-D, and not the classifier when `trainClassifier` is true)
+ *   weight (2-D or 4-D, and not the classifier when `trainClassifier` is true), or, with
+ *   `mode: 'factored'`, a target that has a pruning mask or that the architecture does not
+ *   compute through `ctx.linear`
  */
 export function resolveLoraTargets(model: Model, options: LoraOptions): LoraTarget[] {
   const patterns = options.targets ?? defaultLoraTargets(model.arch, model.classifier.kernel, model.prunable, options.trainClassifier);
@@ -84,6 +91,7 @@ export function resolveLoraTargets(model: Model, options: LoraOptions): LoraTarg
       const fanIn = v.size / out;
       const rank = Math.min(options.rank, fanIn, out);
       return {
+        mode: targetMode(model, name, options.mode),
         weight: name,
         shape: [...v.shape],
         fanIn,
@@ -96,6 +104,35 @@ export function resolveLoraTargets(model: Model, options: LoraOptions): LoraTarg
     });
 }
 
+/**
+ * The mode of one target. Factored needs the layer to go through `ctx.linear` (else the
+ * override would never run) and no mask: M ⊙ (A·B) has no factored form, and training the
+ * unmasked update would make the merged (masked) model differ from the trained one.
+ */
+function targetMode(model: Model, name: string, mode: LoraOptions['mode']): 'weight' | 'factored' {
+  if (mode === 'weight') return 'weight';
+  const linear = model.linearWeights.includes(name);
+  const masked = model.masks.has(name);
+  if (mode === 'auto') return linear && !masked ? 'factored' : 'weight';
+  if (!linear) {
+    throw new UnlearnError(
+      'UNLEARN_INVALID_OPTIONS',
+      `LoRA mode 'factored' cannot adapt "${name}": architecture ${model.arch} does not compute it through ctx.linear. ` +
+        "Use mode 'auto' or 'weight'.",
+      { details: { weight: name, arch: model.arch } },
+    );
+  }
+  if (masked) {
+    throw new UnlearnError(
+      'UNLEARN_INVALID_OPTIONS',
+      `LoRA mode 'factored' cannot adapt "${name}": it has a pruning mask, and a factored update cannot keep pruned weights at zero. ` +
+        "Use mode 'auto' (weight space for masked targets) or 'weight'.",
+      { details: { weight: name } },
+    );
+  }
+  return 'factored';
+}
+
 /** Whether tfjs is recording a gradient tape: the one sign of training a weight transform sees. */
 function recordingGradients(): boolean {
   return tf.engine().state.gradientDepth > 0;
@@ -103,7 +140,7 @@ function recordingGradients(): boolean {
 
 /**
  * Attach LoRA adapters to a model: freeze its base weights, add A and B per target, and make
- * every forward pass use W + M ⊙ (α/r)·A·B.
+ * every forward pass compute each adapted layer with the weight W + M ⊙ (α/r)·A·B.
  *
  * @param model - the model; **load its checkpoint and masks before attaching** (the extension
  *   this follows wrapped an unpruned model by mistake)
@@ -111,7 +148,8 @@ function recordingGradients(): boolean {
  * @param rng - initialisation and dropout randomness (same state, same adapter)
  * @returns the handle: `merge()` folds the update into the weights, `detach()` drops it
  * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` on bad options, a target pattern that matches
- *   nothing, or a model that already carries LoRA; nothing is changed then
+ *   nothing, `mode: 'factored'` with a masked target or one not computed through `ctx.linear`,
+ *   or a model that already carries LoRA; nothing is changed then
  * @remarks
  * The paper's update of a layer y = W_p·x (W_p `[out, in]`) is ΔW_p = (α/r)·B_p·A_p with
  * A_p `r × in` (random) and B_p `out × r` (zero). Our kernels are stored transposed, `[in, out]`
@@ -120,6 +158,17 @@ function recordingGradients(): boolean {
  * kernel, fanIn = kh·kw·in and ΔW is reshaped to `[kh, kw, in, out]`: the adapter acts on the
  * flattened kernel, so the update has rank ≤ r as a `[kh·kw·in, out]` matrix.
  *
+ * Modes ({@link LoraOptions.mode}): `weight` sets a weight transform, so the layer computes
+ * `op(x, W + M ⊙ ΔW)` and the backward pass forms the full-size gradient of the effective
+ * kernel before projecting it onto A and B: no cheaper than full fine-tuning. `factored` sets a
+ * linear override (`Model.setLinearOverride`) computing `op(x, W) + (α/r)·op(x, A_k)·B`, with
+ * A_k = A reshaped to `[kh, kw, in, r]` (conv, run with the layer's stride and padding) or
+ * `[in, r]` (dense) and B applied over the last axis (a 1×1 conv): equal to the weight-space
+ * form without a mask, since a conv is linear in its kernel and this composition is the conv
+ * with kernel reshape(A·B). `auto` (default) picks `factored` for unmasked layers the
+ * architecture computes through `ctx.linear`, `weight` otherwise; see {@link LoraTarget.mode}.
+ * The A and B variables, `delta`, `merge`, `detach` and checkpoints are the same in both.
+ *
  * Sparsity: where the weight has a pruning mask M, the update is masked (M ⊙ ΔW), so pruned
  * weights stay exactly 0 in the effective weight, in training, and after {@link AttachedAdapter.merge}.
  *
@@ -127,8 +176,9 @@ function recordingGradients(): boolean {
  * dropout zeroes rows of A (each with probability p; kept rows scaled by 1/(1−p)), drawn
  * afresh for every forward pass that tfjs differentiates (training). For a dense layer this
  * is input dropout on the adapter path with one mask per batch instead of one per sample; for
- * a conv it drops (tap, input channel) rows of the flattened kernel. Forward passes that are
- * not differentiated (evaluation, merge) never drop.
+ * a conv it drops (tap, input channel) rows of the flattened kernel. Both modes drop the same
+ * rows (same draws, same order). Forward passes that are not differentiated (evaluation,
+ * merge) never drop.
  *
  * What trains: A and B of every target, plus the classifier kernel and bias when
  * `trainClassifier` (they are then not frozen and never adapted). BatchNorm running
@@ -177,25 +227,53 @@ export function attachLora(model: Model, options: LoraOptionsInput | LoraOptions
   for (const [name, v] of created) model.addExtraParam(name, v);
   model.setFrozen(frozenByAdapter, true);
 
-  /** M ⊙ (α/r)·A'·B shaped like the weight, A' = A with dropped rows when training. */
+  /** A' = A with dropped rows when training (both modes draw the same masks in the same order). */
+  const adapterA = (t: LoraTarget, training: boolean): tf.Tensor2D => {
+    const a = model.extraParams.get(t.a) as tf.Tensor2D;
+    if (!training || opts.dropout <= 0) return a;
+    const keep = 1 - opts.dropout;
+    const rows = new Float32Array(t.fanIn);
+    for (let i = 0; i < rows.length; i++) rows[i] = dropoutRng.next() < keep ? 1 / keep : 0;
+    return tf.mul(a, tf.tensor2d(rows, [t.fanIn, 1]));
+  };
+
+  /** M ⊙ (α/r)·A'·B shaped like the weight. */
   const update = (t: LoraTarget, training: boolean): tf.Tensor =>
     tf.tidy(() => {
-      let a = model.extraParams.get(t.a) as tf.Tensor2D;
+      const a = adapterA(t, training);
       const b = model.extraParams.get(t.b) as tf.Tensor2D;
-      if (training && opts.dropout > 0) {
-        const keep = 1 - opts.dropout;
-        const rows = new Float32Array(t.fanIn);
-        for (let i = 0; i < rows.length; i++) rows[i] = dropoutRng.next() < keep ? 1 / keep : 0;
-        a = tf.mul(a, tf.tensor2d(rows, [t.fanIn, 1]));
-      }
       let delta: tf.Tensor = tf.mul(tf.matMul(a, b), t.scale);
       if (t.shape.length !== 2) delta = tf.reshape(delta, t.shape as number[]);
       const mask = model.masks.get(t.weight);
       return mask ? tf.mul(delta, mask) : delta;
     });
 
+  /**
+   * op(x, W) + (α/r)·(op(x, A'_k)·B), A'_k = A' reshaped to the kernel's shape with r outputs:
+   * op is linear in its kernel, and a kh×kw conv to r channels followed by a 1×1 conv (a
+   * matMul over the last axis) is the conv with kernel reshape(A'·B). W is frozen, so the
+   * backward pass computes gradients for the small A and B paths and ∂/∂x, never the
+   * full-size ∂/∂W that the weight-space form has to form and then project.
+   */
+  const factored =
+    (t: LoraTarget): LinearOverride =>
+    (x, w, op) =>
+      tf.tidy(() => {
+        const training = recordingGradients();
+        // A mask set after attach: fall back to weight space, which keeps pruned weights at 0.
+        if (model.masks.has(t.weight)) return op(x, tf.add(w, update(t, training)));
+        const a = tf.reshape(adapterA(t, training), [...t.shape.slice(0, -1), t.rank]);
+        const b = tf.mul(model.extraParams.get(t.b) as tf.Tensor2D, t.scale);
+        const ax = op(x, a);
+        const low = matMul(tf.reshape(ax, [-1, t.rank]) as tf.Tensor2D, b as tf.Tensor2D);
+        // W is frozen (unless unfrozen by hand since): tell the op it needs no ∂/∂W.
+        const base = op(x, w, model.isFrozen(t.weight) ? { constantWeight: true } : undefined);
+        return tf.add(base, tf.reshape(low, [...ax.shape.slice(0, -1), t.out]));
+      });
+
   for (const t of targets) {
-    model.setWeightTransform(t.weight, (weight) => tf.tidy(() => tf.add(weight, update(t, recordingGradients()))));
+    if (t.mode === 'factored') model.setLinearOverride(t.weight, factored(t));
+    else model.setWeightTransform(t.weight, (weight) => tf.tidy(() => tf.add(weight, update(t, recordingGradients()))));
   }
 
   let attached = true;
@@ -209,7 +287,8 @@ export function attachLora(model: Model, options: LoraOptionsInput | LoraOptions
   };
   const remove = (): void => {
     for (const t of targets) {
-      model.setWeightTransform(t.weight, undefined);
+      if (t.mode === 'factored') model.setLinearOverride(t.weight, undefined);
+      else model.setWeightTransform(t.weight, undefined);
       model.removeExtraParam(t.a);
       model.removeExtraParam(t.b);
     }

@@ -39,6 +39,8 @@ export const loraOptionsSchema = z.object({
   trainClassifier: z.boolean().default(true),
   /** Initialiser of A: `kaiming-uniform` U(±1/√fanIn) as in PEFT, or `gaussian` N(0, (1/r)²). B is always zero. */
   init: z.enum(['kaiming-uniform', 'gaussian']).default('kaiming-uniform'),
+  /** How the update is computed: `factored` (op(x,W) + (α/r)·op(x,A)·B), `weight` (op(x, W + M ⊙ (α/r)·A·B)), or `auto`. */
+  mode: z.enum(['auto', 'weight', 'factored']).default('auto'),
 });
 
 /**
@@ -75,6 +77,20 @@ export interface LoraOptions {
   trainClassifier: boolean;
   /** Initialiser of A (B starts at zero, so the adapted model starts equal to the base). @defaultValue 'kaiming-uniform' */
   init: 'kaiming-uniform' | 'gaussian';
+  /**
+   * How an adapted layer is computed (the result is the same, to float rounding):
+   * - `factored`: `op(x, W) + (α/r)·op(x, A)·B`, with `op` the layer's own conv (A reshaped to
+   *   `[kh, kw, in, r]`, same stride and padding) or dense, and B applied as a 1×1 conv/dense.
+   *   The backward pass never forms the full-size gradient of the kernel, so a step is cheaper.
+   *   Needs targets without a pruning mask that the architecture computes through
+   *   `ctx.linear` (core's `resnet18` and `vit` do).
+   * - `weight`: `op(x, W + M ⊙ (α/r)·A·B)`: works for any architecture and keeps pruned
+   *   weights at zero during training (M ⊙ ΔW), at the cost of the full-size kernel gradient.
+   * - `auto`: `factored` for each target that allows it, `weight` for masked targets and for
+   *   layers not computed through `ctx.linear`.
+   * @defaultValue 'auto'
+   */
+  mode: 'auto' | 'weight' | 'factored';
 }
 
 /** Input form of {@link LoraOptions}: every field optional. */

@@ -1,3 +1,4 @@
+import { registerCoreModels } from '@unlearnjs/core';
 import { describeAdapterContract } from '@unlearnjs/testing';
 import { loraPlugin, registerLora } from '@unlearnjs/lora';
 
@@ -18,4 +19,14 @@ describeAdapterContract({
     ['an empty target list', { targets: [] }],
     ['an unknown init', { init: 'xavier' }],
   ],
+});
+
+// The same contract on core's ResNet-18, where 'auto' computes unmasked targets factored
+// (through ctx.linear) and masked ones in weight space (the masks-stay-zero check).
+describeAdapterContract({
+  plugin: loraPlugin,
+  use: [registerLora, registerCoreModels],
+  model: { name: 'resnet18', options: { width: 4 } },
+  validOptions: { rank: 2, dropout: 0, targets: ['stage1.*.kernel', 'stage2.block0.*.kernel'] },
+  invalidOptions: [['an unknown mode', { mode: 'fused' }]],
 });

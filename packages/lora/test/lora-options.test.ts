@@ -6,8 +6,16 @@ import { fakeResnetDefinition, fakeVitDefinition, useCpu } from './helpers.js';
 useCpu();
 
 describe('LoRA options and targets', () => {
-  it('defaults to the extension: rank 64, alpha 16, dropout 0.1, classifier trainable', () => {
-    expect(loraOptionsSchema.parse({})).toEqual({ rank: 64, alpha: 16, dropout: 0.1, trainClassifier: true, init: 'kaiming-uniform' });
+  it('defaults to the extension: rank 64, alpha 16, dropout 0.1, classifier trainable; mode auto', () => {
+    expect(loraOptionsSchema.parse({})).toEqual({
+      rank: 64,
+      alpha: 16,
+      dropout: 0.1,
+      trainClassifier: true,
+      init: 'kaiming-uniform',
+      mode: 'auto',
+    });
+    expect(loraOptionsSchema.safeParse({ mode: 'fused' }).success).toBe(false);
   });
 
   it('globs match whole names with * spanning dots; /re/ strings are regular expressions', () => {

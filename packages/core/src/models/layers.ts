@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnlearnError } from '../errors/unlearn-error.js';
 import type { Rng } from '../random/rng.js';
+import type { LinearOpOptions } from './model.js';
 
 /** Per-channel mean of the CIFAR-10 training images (RGB, pixels in [0,1]). */
 export const CIFAR10_MEAN: readonly [number, number, number] = [0.4914, 0.4822, 0.4465];
@@ -117,14 +118,28 @@ export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.
  *
  * @param a - `[m, k]` or `[b, m, k]`
  * @param b - `[k, n]` or `[b, k, n]`
+ * @param options - `constantB`: no gradient flows to `b` (a frozen weight), so the backward
+ *   pass computes only `∂/∂a`
  * @returns `[m, n]` or `[b, m, n]`; the caller disposes it
  * @remarks The stock gradient of `tf.matMul` calls it with `transposeA`/`transposeB` set, and
  * the wasm backend runs transposed (and batched) matrix products in a scalar loop about ten
  * times slower than a product of contiguous operands. Transposing physically first costs one
  * memory pass and keeps every product on the fast path; on other backends it is neutral.
+ * A custom gradient computes the gradients of all its inputs whether or not they are needed,
+ * hence `constantB`, which leaves `b` out of the taped inputs.
  */
-export function matMul<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T): T {
-  return matMulWithGrad(a, b) as T;
+export function matMul<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T, options: { constantB?: boolean } = {}): T {
+  if (!options.constantB) return matMulWithGrad(a, b) as T;
+  const perm = b.rank === 3 ? [0, 2, 1] : [1, 0];
+  const withConstantB = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([b]);
+    return {
+      value: tf.matMul(x, b),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => [tf.matMul(dy as tf.Tensor, tf.transpose(saved[0], perm))],
+    };
+  });
+  return withConstantB(a) as T;
 }
 
 const matMulWithGrad = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -147,13 +162,15 @@ const matMulWithGrad = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc
  * @param x - `[n, in]` or `[n, t, in]`
  * @param kernel - `[in, out]`
  * @param bias - `[out]`, optional
+ * @param options - `constantWeight`: the kernel gets no gradient (it is frozen), so the
+ *   backward pass skips `∂/∂kernel`
  * @returns `[n, out]` or `[n, t, out]`; the caller disposes it
  */
-export function dense<T extends tf.Tensor2D | tf.Tensor3D>(x: T, kernel: tf.Tensor, bias?: tf.Tensor): T {
+export function dense<T extends tf.Tensor2D | tf.Tensor3D>(x: T, kernel: tf.Tensor, bias?: tf.Tensor, options: LinearOpOptions = {}): T {
   const inDim = x.shape[x.rank - 1];
   const outDim = kernel.shape[1] as number;
   const flat = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [-1, inDim]) as tf.Tensor2D);
-  let y: tf.Tensor2D = matMul(flat, kernel as tf.Tensor2D);
+  let y: tf.Tensor2D = matMul(flat, kernel as tf.Tensor2D, { constantB: options.constantWeight });
   if (bias) y = tf.add(y, bias);
   return (x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), outDim])) as unknown as T;
 }

@@ -17,8 +17,9 @@ export interface ForwardOptions {
  * What an architecture provides to build a {@link Model}.
  *
  * @remarks Architectures are pure functions of their parameters: `forward` reads every weight
- * through `w(name)`, so adapters (LoRA) can add a low-rank update and masks can be enforced
- * without the architecture knowing.
+ * through `w(name)`, or applies a conv/dense kernel through `linear(name, x, op)`, so adapters
+ * (LoRA) can add a low-rank update, to the weight or to the layer's output, and masks can be
+ * enforced without the architecture knowing.
  */
 export interface ModelDefinition {
   /** Architecture id, e.g. `resnet18`. */
@@ -33,6 +34,11 @@ export interface ModelDefinition {
   prunable: readonly string[];
   /** Names of the classifier weight and bias (Fisher forgetting treats them specially). */
   classifier: { kernel: string; bias?: string };
+  /**
+   * Names of the weights `forward` reads through {@link ForwardContext.linear} (and never
+   * through `w`), i.e. the weights a {@link LinearOverride} can be set on. Omitted: none.
+   */
+  linear?: readonly string[];
   /**
    * Compute logits. `x` is raw pixels in [0,1], NHWC; normalisation happens inside.
    * @param x - input batch
@@ -51,10 +57,59 @@ export interface ParamSpec {
   fanIn?: number;
 }
 
+/** Hints a {@link LinearOverride} may pass to a {@link LinearOp}. */
+export interface LinearOpOptions {
+  /**
+   * No gradient with respect to the weight is needed (it is frozen): the op may skip
+   * computing it. Dense layers do (their custom gradient would otherwise compute it
+   * eagerly); a conv's stock gradient is already computed only when needed.
+   */
+  constantWeight?: boolean;
+}
+
+/**
+ * A layer's computation as a function of its weight, e.g. `(x, w) => conv2d(x, w, stride)` or
+ * `(x, w, o) => dense(x, w, undefined, o)` (no bias).
+ *
+ * @remarks Must be linear in `w`, with output unit/channel `o` (the last axis) depending only
+ * on `w[..., o]`, and accept a weight of the same shape except the last dimension: a
+ * {@link LinearOverride} calls it with other weights (e.g. LoRA's A reshaped to
+ * `[kh, kw, in, r]`) to reuse the layer's stride and padding.
+ */
+export type LinearOp = (x: tf.Tensor, w: tf.Tensor, options?: LinearOpOptions) => tf.Tensor;
+
+/**
+ * Replaces how one layer is computed: gets the input, the effective weight (after any
+ * {@link WeightTransform}) and the layer's own {@link LinearOp}, returns the layer's output.
+ * The default is `op(x, w)`.
+ *
+ * @remarks Tensors it creates are released by the caller's tidy (forward passes run inside
+ * one); it must not dispose `x` or `w`.
+ */
+export type LinearOverride = (x: tf.Tensor, w: tf.Tensor, op: LinearOp) => tf.Tensor;
+
 /** What a forward pass sees. */
 export interface ForwardContext {
-  /** The effective weight called `name` (after adapters and masks). */
+  /**
+   * The effective weight called `name` (after adapters and masks).
+   * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when `name` has a {@link LinearOverride}:
+   *   reading such a weight directly would bypass it (read it through `linear`)
+   */
   w(name: string): tf.Tensor;
+  /**
+   * Apply the linear layer whose weight is `name` to `x`: `op(x, w(name))`, unless an adapter
+   * set a {@link LinearOverride} on `name` with {@link Model.setLinearOverride}.
+   *
+   * @param name - the layer's weight, listed in {@link ModelDefinition.linear}
+   * @param x - the layer's input
+   * @param op - the layer's computation as a function of its weight (linear in it)
+   * @returns the layer's output (released by the forward pass's tidy)
+   * @remarks Architectures route every conv and dense kernel through here, so that adapters
+   * can change how a layer is computed, not only its weight: factored LoRA computes
+   * `op(x, W) + (α/r)·(op(x, A)·B)`, whose backward pass never forms the full-size gradient
+   * of the weight, which the weight-space form `op(x, W + (α/r)·A·B)` must.
+   */
+  linear(name: string, x: tf.Tensor, op: LinearOp): tf.Tensor;
   /** The buffer called `name`. */
   buffer(name: string): tf.Variable;
   training: boolean;
@@ -131,11 +186,14 @@ export class Model {
   readonly prunable: readonly string[];
   /** Classifier weight/bias names. */
   readonly classifier: { readonly kernel: string; readonly bias?: string };
+  /** Weights the forward pass reads through {@link ForwardContext.linear}: those {@link Model.setLinearOverride} accepts. */
+  readonly linearWeights: readonly string[];
   private readonly definition: ModelDefinition;
   private readonly paramMap = new Map<string, tf.Variable>();
   private readonly bufferMap = new Map<string, tf.Variable>();
   private readonly maskMap = new Map<string, tf.Tensor>();
   private readonly transforms = new Map<string, WeightTransform>();
+  private readonly linearOverrides = new Map<string, LinearOverride>();
   private readonly frozen = new Set<string>();
   private readonly extra = new Map<string, tf.Variable>();
 
@@ -150,6 +208,7 @@ export class Model {
     this.config = Object.freeze({ ...definition.config });
     this.prunable = Object.freeze([...definition.prunable]);
     this.classifier = Object.freeze({ ...definition.classifier });
+    this.linearWeights = Object.freeze([...(definition.linear ?? [])]);
     for (const spec of definition.params) {
       const t = tf.tensor(initValues(spec, rng), spec.shape);
       this.paramMap.set(spec.name, tf.variable(t, true));
@@ -190,7 +249,22 @@ export class Model {
    */
   forward(x: tf.Tensor4D, options: ForwardOptions = {}): tf.Tensor2D {
     const ctx: ForwardContext = {
-      w: (name) => this.effectiveWeight(name),
+      w: (name) => {
+        if (this.linearOverrides.has(name)) {
+          throw new UnlearnError(
+            'UNLEARN_INVALID_OPTIONS',
+            `Architecture ${this.arch} reads "${name}" with ctx.w although it has a linear override; ` +
+              'read it with ctx.linear(name, x, op), or adapt it in weight space.',
+            { details: { name } },
+          );
+        }
+        return this.effectiveWeight(name);
+      },
+      linear: (name, x, op) => {
+        const w = this.effectiveWeight(name);
+        const override = this.linearOverrides.get(name);
+        return override ? override(x, w, op) : op(x, w);
+      },
       buffer: (name) => {
         const b = this.bufferMap.get(name);
         if (!b) throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `Model ${this.arch} has no buffer "${name}".`);
@@ -229,6 +303,31 @@ export class Model {
     }
     if (transform) this.transforms.set(name, transform);
     else this.transforms.delete(name);
+  }
+
+  /**
+   * Set (or clear) how the linear layer whose weight is `name` is computed. Used by adapters
+   * that change the computation, not only the weight (factored LoRA).
+   *
+   * @param name - a weight in {@link Model.linearWeights}
+   * @param override - `(x, w, op) => output`, with `w` the effective weight (after any
+   *   {@link WeightTransform}) and `op` the layer's default computation; `undefined` to remove it
+   * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when the architecture does not read `name`
+   *   through {@link ForwardContext.linear} (the override would never run)
+   * @remarks {@link Model.effectiveWeight} does not include what an override adds: the layer
+   * is no longer a function of one weight tensor.
+   */
+  setLinearOverride(name: string, override: LinearOverride | undefined): void {
+    if (!this.linearWeights.includes(name)) {
+      throw new UnlearnError(
+        'UNLEARN_INVALID_OPTIONS',
+        `Cannot override layer "${name}": model ${this.arch} does not compute it through ctx.linear ` +
+          `(its linear weights are: ${this.linearWeights.slice(0, 4).join(', ') || 'none'}${this.linearWeights.length > 4 ? ', ...' : ''}).`,
+        { details: { name } },
+      );
+    }
+    if (override) this.linearOverrides.set(name, override);
+    else this.linearOverrides.delete(name);
   }
 
   /**
@@ -420,5 +519,6 @@ export class Model {
     this.bufferMap.clear();
     this.extra.clear();
     this.transforms.clear();
+    this.linearOverrides.clear();
   }
 }

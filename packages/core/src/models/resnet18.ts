@@ -58,6 +58,11 @@ function blockPlans(width: number): BlockPlan[] {
   return plans;
 }
 
+/** A bias-free `same` conv through `ctx.linear`, so adapters can change how it is computed. */
+function conv(x: tf.Tensor4D, kernel: string, stride: number, ctx: ForwardContext): tf.Tensor4D {
+  return ctx.linear(kernel, x, (t, w) => conv2d(t as tf.Tensor4D, w, stride)) as tf.Tensor4D;
+}
+
 function bn(x: tf.Tensor4D, prefix: string, ctx: ForwardContext): tf.Tensor4D {
   return batchNorm(
     x,
@@ -115,15 +120,16 @@ export function resnet18Definition(options: ResNet18Options): ModelDefinition {
 
   const forward = (x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D => {
     let h = normalizeCifar(x);
-    h = tf.relu(bn(conv2d(h, ctx.w('stem.conv.kernel'), 1), 'stem.bn', ctx));
+    h = tf.relu(bn(conv(h, 'stem.conv.kernel', 1, ctx), 'stem.bn', ctx));
     for (const p of plans) {
-      let y = tf.relu(bn(conv2d(h, ctx.w(`${p.prefix}.conv1.kernel`), p.stride), `${p.prefix}.bn1`, ctx));
-      y = bn(conv2d(y, ctx.w(`${p.prefix}.conv2.kernel`), 1), `${p.prefix}.bn2`, ctx);
-      const shortcut = p.shortcut ? bn(conv2d(h, ctx.w(`${p.prefix}.shortcut.conv.kernel`), p.stride), `${p.prefix}.shortcut.bn`, ctx) : h;
+      let y = tf.relu(bn(conv(h, `${p.prefix}.conv1.kernel`, p.stride, ctx), `${p.prefix}.bn1`, ctx));
+      y = bn(conv(y, `${p.prefix}.conv2.kernel`, 1, ctx), `${p.prefix}.bn2`, ctx);
+      const shortcut = p.shortcut ? bn(conv(h, `${p.prefix}.shortcut.conv.kernel`, p.stride, ctx), `${p.prefix}.shortcut.bn`, ctx) : h;
       h = tf.relu(tf.add(y, shortcut)) as tf.Tensor4D;
     }
     const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
-    return dense(pooled, ctx.w('fc.kernel'), ctx.w('fc.bias'));
+    const logits = ctx.linear('fc.kernel', pooled, (t, w, o) => dense(t as tf.Tensor2D, w, undefined, o)) as tf.Tensor2D;
+    return tf.add(logits, ctx.w('fc.bias'));
   };
 
   return {
@@ -133,6 +139,8 @@ export function resnet18Definition(options: ResNet18Options): ModelDefinition {
     buffers,
     prunable,
     classifier: { kernel: 'fc.kernel', bias: 'fc.bias' },
+    // Every conv kernel and the classifier kernel are applied through ctx.linear.
+    linear: [...prunable, 'fc.kernel'],
     forward,
   };
 }

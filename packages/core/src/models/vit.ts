@@ -156,28 +156,34 @@ export function vitDefinition(options: VitOptions): ModelDefinition {
         { details: { shape: x.shape } },
       );
     }
+    // Dense layers (kernel through ctx.linear, so adapters can change how they are computed).
+    const lin = <T extends tf.Tensor2D | tf.Tensor3D>(input: T, prefix: string): T =>
+      tf.add(
+        ctx.linear(`${prefix}.kernel`, input, (t, w, o) => dense(t as T, w, undefined, o)),
+        ctx.w(`${prefix}.bias`),
+      ) as T;
     const drop = <T extends tf.Tensor>(t: T): T => (ctx.training && rate > 0 ? dropout(t, rate, ctx.rng) : t);
     const patches = patchify(normalizeCifar(x), p);
-    const embedded = dense(patches, ctx.w('patchEmbed.kernel'), ctx.w('patchEmbed.bias'));
+    const embedded = lin(patches, 'patchEmbed');
     const cls = tf.broadcastTo(ctx.w('clsToken'), [n, 1, dim]);
     let t = drop(tf.add(tf.concat([cls, embedded], 1), ctx.w('posEmbed')) as tf.Tensor3D);
     for (let i = 0; i < depth; i++) {
       const b = `blocks.${i}`;
       const y = layerNorm(t, ctx.w(`${b}.norm1.gamma`), ctx.w(`${b}.norm1.beta`));
       // Scaling q (b·s·d values) is cheaper than scaling the scores (b·h·s·s values).
-      const q = splitHeads(tf.mul(dense(y, ctx.w(`${b}.attn.query.kernel`), ctx.w(`${b}.attn.query.bias`)), scale), heads);
-      const kT = splitHeadsTransposed(dense(y, ctx.w(`${b}.attn.key.kernel`), ctx.w(`${b}.attn.key.bias`)), heads);
-      const v = splitHeads(dense(y, ctx.w(`${b}.attn.value.kernel`), ctx.w(`${b}.attn.value.bias`)), heads);
+      const q = splitHeads(tf.mul(lin(y, `${b}.attn.query`), scale), heads);
+      const kT = splitHeadsTransposed(lin(y, `${b}.attn.key`), heads);
+      const v = splitHeads(lin(y, `${b}.attn.value`), heads);
       const attn = tf.softmax(matMul(q, kT));
       const merged = mergeHeads(matMul(attn, v), n, heads);
-      t = tf.add(t, drop(dense(merged, ctx.w(`${b}.attn.out.kernel`), ctx.w(`${b}.attn.out.bias`))));
+      t = tf.add(t, drop(lin(merged, `${b}.attn.out`)));
       const z = layerNorm(t, ctx.w(`${b}.norm2.gamma`), ctx.w(`${b}.norm2.beta`));
-      const hidden = drop(gelu(dense(z, ctx.w(`${b}.mlp.fc1.kernel`), ctx.w(`${b}.mlp.fc1.bias`))));
-      t = tf.add(t, drop(dense(hidden, ctx.w(`${b}.mlp.fc2.kernel`), ctx.w(`${b}.mlp.fc2.bias`))));
+      const hidden = drop(gelu(lin(z, `${b}.mlp.fc1`)));
+      t = tf.add(t, drop(lin(hidden, `${b}.mlp.fc2`)));
     }
     const final = layerNorm(t, ctx.w('norm.gamma'), ctx.w('norm.beta'));
     const clsOut = tf.reshape(tf.slice(final, [0, 0, 0], [n, 1, dim]), [n, dim]) as tf.Tensor2D;
-    return dense(clsOut, ctx.w('head.kernel'), ctx.w('head.bias'));
+    return lin(clsOut, 'head');
   };
 
   return {
@@ -187,6 +193,7 @@ export function vitDefinition(options: VitOptions): ModelDefinition {
     buffers: [],
     prunable,
     classifier: { kernel: 'head.kernel', bias: 'head.bias' },
+    linear: params.filter((s) => s.name.endsWith('.kernel')).map((s) => s.name),
     forward,
   };
 }
