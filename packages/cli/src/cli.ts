@@ -24,7 +24,7 @@ import {
   writeFileAtomic,
 } from '@unlearnjs/core';
 import { validateResults, writeReport } from '@unlearnjs/eval-mia';
-import { runPipeline } from './pipeline/run-pipeline.js';
+import { runPipeline, runPipelineShard } from './pipeline/run-pipeline.js';
 import { type PresetName, presetConfig } from './pipeline/presets.js';
 import { FIRST_PARTY_PLUGINS, loadPluginPackages } from './plugins.js';
 import { IGNORED_FLAGS, normaliseFlags, resolveMethod } from './reference-args.js';
@@ -153,7 +153,8 @@ export function createProgram(io: CliIo = defaultIo): Command {
           .default('quick'),
       )
       .addOption(new Option('--arch <name>', 'model').choices(['resnet18', 'vit']).default('resnet18'))
-      .option('--save-dir <dir>', 'output folder (default runs/<arch>-<preset>)'),
+      .option('--save-dir <dir>', 'output folder (default runs/<arch>-<preset>)')
+      .option('--jobs <n>', 'processes sharing the unlearning rows (default: one per core, at most 2, on wasm/cpu)', int('--jobs', 1, 64)),
   ).action(async (opts) => {
     const config = presetConfig(opts.preset as PresetName, opts.arch);
     const res = await runPipeline(
@@ -164,6 +165,7 @@ export function createProgram(io: CliIo = defaultIo): Command {
         plugins: opts.plugin,
         quiet: opts.quiet,
         outDir: opts.saveDir ?? config.outDir,
+        jobs: opts.jobs ?? 'auto',
         data: {
           ...config.data,
           dir: opts.data ?? config.data.dir,
@@ -206,7 +208,14 @@ export function createProgram(io: CliIo = defaultIo): Command {
         data: splits,
         checkpointDir: path.join(opts.saveDir, 'rounds'),
         options: (omp
-          ? { rate: opts.rate, epochs: opts.epochs, retrainEpochs: opts.epochs, lr: opts.lr, batchSize: opts.batchSize }
+          ? {
+              rate: opts.rate,
+              epochs: opts.epochs,
+              retrainEpochs: opts.epochs,
+              rewind: opts.rewindEpoch,
+              lr: opts.lr,
+              batchSize: opts.batchSize,
+            }
           : {
               rate: opts.rate,
               pruningTimes: opts.pruningTimes,
@@ -327,6 +336,19 @@ export function createProgram(io: CliIo = defaultIo): Command {
       model.dispose();
     }
   });
+
+  program
+    .command('rows', { hidden: true })
+    .description('Worker of `unlearn run --jobs N`: compute one shard of the unlearning rows of a prepared run.')
+    .requiredOption('--save-dir <dir>', 'the run folder')
+    .requiredOption('--shard <i/n>', 'which shard')
+    .action(async (opts) => {
+      const [i, n] = String(opts.shard).split('/').map(Number);
+      if (!Number.isInteger(i) || !Number.isInteger(n) || i < 0 || i >= n) {
+        throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `--shard must be i/n with 0 <= i < n, got "${opts.shard}".`);
+      }
+      await runPipelineShard(opts.saveDir, i, n, { stream: { write: io.stderr } });
+    });
 
   program
     .command('report')

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 export { createProgram, main, type CliIo } from './cli.js';
-export { runPipeline, type PipelineResult, type RunPipelineOptions } from './pipeline/run-pipeline.js';
+export { runPipeline, runPipelineShard, type PipelineResult, type RunPipelineOptions } from './pipeline/run-pipeline.js';
 export type { PipelineConfig, MethodSpec } from './pipeline/pipeline-config.js';
 export { presetConfig, type PresetName } from './pipeline/presets.js';
 export { FIRST_PARTY_PLUGINS, loadPluginPackages } from './plugins.js';

@@ -50,6 +50,11 @@ export interface PipelineConfig {
   /** Backend request. */
   backend: BackendRequest;
   seed: number;
+  /**
+   * Processes that share the unlearning rows: a number, or `auto` (one per core, at most 2, on
+   * wasm/cpu; 1 on GPU backends). @defaultValue 'auto'
+   */
+  jobs?: number | 'auto';
   /** Output folder (checkpoints, rows, report). */
   outDir: string;
   /** Third-party plugin packages to load (`--plugin`). */

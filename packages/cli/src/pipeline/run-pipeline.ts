@@ -1,11 +1,16 @@
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   type DataSplits,
   type DependencyContainer,
   type Logger,
   type Model,
   type ProgressReporter,
+  UnlearnError,
   createBarProgress,
   createConsoleLogger,
   createContainer,
@@ -53,32 +58,37 @@ interface Variant {
   sparsity: number;
 }
 
+/** One unlearn-and-evaluate row of the results table. */
+interface RowJob {
+  variant: Variant;
+  method: MethodSpec;
+}
+
 function rowKey(variant: string, m: MethodSpec): string {
   return `${variant}-${m.method}${m.lora ? '-lora' : ''}`;
 }
 
-/**
- * Run the whole pipeline: train a dense model, prune it, unlearn with every method on the dense
- * and the sparse model (with and without LoRA where asked), evaluate UA/RA/TA/MIA-efficacy/RTE,
- * and write the results table, charts and HTML report.
- *
- * @remarks Every stage checkpoints into `config.outDir`, atomically: the dense training per
- * epoch, each pruning round, each unlearning row. A re-run with the same config resumes where
- * the last one stopped instead of recomputing.
- *
- * @param config - the pipeline configuration (see `presetConfig`)
- * @param options - logger, progress reporter, abort signal
- * @returns the results and where the report is
- */
-export async function runPipeline(config: PipelineConfig, options: RunPipelineOptions = {}): Promise<PipelineResult> {
-  const t0 = performance.now();
+const rowFile = (out: string, job: RowJob) => path.join(out, 'rows', `${rowKey(job.variant.name, job.method)}.json`);
+
+/** wasm and cpu run one core per process, so rows go to one process per core (at most 2); GPU backends use one. */
+function autoJobs(backend: BackendInfo): number {
+  return backend.name === 'wasm' || backend.name === 'cpu' ? Math.min(2, availableParallelism()) : 1;
+}
+
+interface PipelineContext {
+  config: PipelineConfig;
+  out: string;
+  logger: Logger;
+  container: DependencyContainer;
+  splits: DataSplits;
+  model: Model;
+  backend: BackendInfo;
+}
+
+async function preparePipeline(config: PipelineConfig, options: RunPipelineOptions): Promise<PipelineContext> {
   const logger = options.logger ?? createConsoleLogger({ quiet: config.quiet, stream: options.stream });
   const progress = options.progress ?? (config.quiet ? silentProgress : createBarProgress());
   const out = path.resolve(config.outDir);
-  await fs.mkdir(out, { recursive: true });
-  await writeFileAtomic(path.join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  logger.info(`unlearnjs pipeline "${config.preset}": ${config.arch} ${JSON.stringify(config.model)} → ${out}`);
-
   // The backend is always reported, even with --quiet.
   const backend = await initBackend(config.backend, { logger: options.logger ?? createConsoleLogger({ stream: options.stream }) });
   const extra = await loadPluginPackages(config.plugins ?? []);
@@ -89,8 +99,6 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
     progress,
     signal: options.signal,
   });
-
-  // Data
   const dataOpts = { dir: config.data.dir, download: config.data.download, quiet: config.quiet };
   const trainSet = await loadCifar10({ ...dataOpts, split: 'train', limit: config.data.trainLimit });
   const testSet = await loadCifar10({ ...dataOpts, split: 'test', limit: config.data.testLimit });
@@ -100,14 +108,50 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
     classToForget: config.data.classToForget,
     numToForget: config.data.numToForget,
   });
+  const model = createModel(container, config.arch, config.model);
+  return { config, out, logger, container, splits, model, backend };
+}
+
+/** The rows of the table, in report order: per variant, `original` then every method. */
+function rowJobs(config: PipelineConfig, variants: readonly Variant[]): RowJob[] {
+  const jobs: RowJob[] = [];
+  for (const variant of variants) {
+    jobs.push({ variant, method: { method: 'original' } });
+    for (const m of config.methods) if (!m.variants || m.variants.includes(variant.name)) jobs.push({ variant, method: m });
+  }
+  return jobs;
+}
+
+const variantsFile = (out: string) => path.join(out, 'models', 'variants.json');
+
+/**
+ * Run the whole pipeline: train a dense model, prune it, unlearn with every method on the dense
+ * and the sparse model (with and without LoRA where asked), evaluate UA/RA/TA/MIA-efficacy/RTE,
+ * and write the results table, charts and HTML report.
+ *
+ * @remarks Every stage checkpoints into `config.outDir`, atomically: the dense training per
+ * epoch, each pruning round, each unlearning row. A re-run with the same config resumes where
+ * the last one stopped instead of recomputing. With `config.jobs` > 1 the unlearning rows are
+ * shared among that many processes (the wasm backend uses one core per process); every row
+ * draws its randomness from its own fork of the seed, so the results do not depend on `jobs`.
+ *
+ * @param config - the pipeline configuration (see `presetConfig`)
+ * @param options - logger, progress reporter, abort signal
+ * @returns the results and where the report is
+ */
+export async function runPipeline(config: PipelineConfig, options: RunPipelineOptions = {}): Promise<PipelineResult> {
+  const t0 = performance.now();
+  await fs.mkdir(path.resolve(config.outDir), { recursive: true });
+  await writeFileAtomic(path.join(path.resolve(config.outDir), 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  const ctx = await preparePipeline(config, options);
+  const { out, logger, container, splits, model } = ctx;
+  logger.info(`unlearnjs pipeline "${config.preset}": ${config.arch} ${JSON.stringify(config.model)} → ${out}`);
   logger.info(
     `data: train ${splits.train.indices.length}, validation ${splits.validation.indices.length}, forget ${splits.forget.indices.length} (${splits.classToForget >= 0 ? `class ${splits.classToForget}` : 'random'}), retain ${splits.retain.indices.length}, test ${splits.test.indices.length}`,
   );
-
-  // Stage 1: dense training (resumes from its per-epoch checkpoint).
-  const denseCkpt = path.join(out, 'models', 'dense.ckpt');
-  const model = createModel(container, config.arch, config.model);
   try {
+    // Stage 1: dense training (resumes from its per-epoch checkpoint).
+    const denseCkpt = path.join(out, 'models', 'dense.ckpt');
     if (await fileExists(denseCkpt)) {
       await loadModel(denseCkpt, model);
       logger.info(`train: loaded ${denseCkpt}`);
@@ -148,17 +192,20 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
       }
       variants.push({ name: 'sparse', checkpoint: sparseCkpt, sparsity });
     }
+    await writeFileAtomic(variantsFile(out), `${JSON.stringify(variants)}\n`);
 
     // Stage 3 + 4: unlearning and evaluation, one row at a time (each row is a file: resume).
+    const jobs = rowJobs(config, variants);
+    const wanted = config.jobs === 'auto' || config.jobs === undefined ? autoJobs(ctx.backend) : config.jobs;
+    const workers = Math.max(1, Math.min(wanted, jobs.length));
+    if (workers > 1) logger.info(`unlearning: ${jobs.length} rows on ${workers} processes`);
+    const children: Array<Promise<void>> = [];
+    for (let w = 1; w < workers; w++) children.push(spawnRowWorker(out, w, workers));
+    const mine = jobs.filter((_, i) => i % workers === 0);
+    for (const job of mine) await evaluateRow(ctx, job);
+    await Promise.all(children);
     const rows: ResultRow[] = [];
-    for (const variant of variants) {
-      const original = await evaluateRow(container, config, model, splits, variant, { method: 'original' }, out, logger);
-      rows.push(original);
-      for (const m of config.methods) {
-        if (m.variants && !m.variants.includes(variant.name)) continue;
-        rows.push(await evaluateRow(container, config, model, splits, variant, m, out, logger));
-      }
-    }
+    for (const job of jobs) rows.push(JSON.parse(await fs.readFile(rowFile(out, job), 'utf8')) as ResultRow);
 
     // Stage 5: report.
     const results: Results = {
@@ -176,27 +223,68 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
     await writeReport(results, reportDir);
     const seconds = (performance.now() - t0) / 1000;
     logger.info(`report: ${path.join(reportDir, 'report.html')} (pipeline ${(seconds / 60).toFixed(1)} min)`);
-    return { results, backend, reportDir, seconds };
+    return { results, backend: ctx.backend, reportDir, seconds };
   } finally {
     model.dispose();
   }
 }
 
-async function evaluateRow(
-  container: DependencyContainer,
-  config: PipelineConfig,
-  model: Model,
-  splits: DataSplits,
-  variant: Variant,
-  m: MethodSpec,
-  out: string,
-  logger: Logger,
-): Promise<ResultRow> {
+/**
+ * Compute one shard of the rows of a pipeline whose models are already trained and pruned (the
+ * worker side of `jobs` > 1). Reads `config.json` and the variants from `outDir`.
+ *
+ * @param outDir - the pipeline's output folder
+ * @param shard - this worker's index, from 0
+ * @param shards - number of workers
+ * @param options - logger/stream
+ */
+export async function runPipelineShard(outDir: string, shard: number, shards: number, options: RunPipelineOptions = {}): Promise<void> {
+  const out = path.resolve(outDir);
+  const config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8')) as PipelineConfig;
+  const variants = JSON.parse(await fs.readFile(variantsFile(out), 'utf8')) as Variant[];
+  const ctx = await preparePipeline({ ...config, quiet: true }, options);
+  try {
+    const jobs = rowJobs(config, variants).filter((_, i) => i % shards === shard);
+    for (const job of jobs) await evaluateRow(ctx, job);
+  } finally {
+    ctx.model.dispose();
+  }
+}
+
+/** Start `unlearn rows` in a child process on the same Node (and tsx loader, from source). */
+function spawnRowWorker(out: string, shard: number, shards: number): Promise<void> {
+  const here = fileURLToPath(import.meta.url);
+  const fromSource = here.endsWith('.ts');
+  const bin = path.join(path.dirname(here), '..', fromSource ? 'bin.ts' : 'bin.js');
+  const prefix = fromSource ? [createRequire(import.meta.url).resolve('tsx/cli'), '--conditions=@unlearnjs/source'] : [];
+  const args = [...prefix, bin, 'rows', '--save-dir', out, '--shard', `${shard}/${shards}`];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new UnlearnError(
+              'UNLEARN_INVALID_OPTIONS',
+              `Row worker ${shard}/${shards} exited with code ${code}; re-run to resume, or use --jobs 1.`,
+              {
+                details: { shard, code },
+              },
+            ),
+          ),
+    );
+  });
+}
+
+async function evaluateRow(ctx: PipelineContext, job: RowJob): Promise<ResultRow> {
+  const { container, config, model, splits, out, logger } = ctx;
+  const { variant, method: m } = job;
   const key = rowKey(variant.name, m);
-  const rowFile = path.join(out, 'rows', `${key}.json`);
-  if (await fileExists(rowFile)) {
-    logger.info(`${key}: done earlier (${rowFile})`);
-    return JSON.parse(await fs.readFile(rowFile, 'utf8')) as ResultRow;
+  const file = rowFile(out, job);
+  if (await fileExists(file)) {
+    logger.info(`${key}: done earlier (${file})`);
+    return JSON.parse(await fs.readFile(file, 'utf8')) as ResultRow;
   }
   await loadModel(variant.checkpoint, model);
   let seconds = 0;
@@ -246,6 +334,6 @@ async function evaluateRow(
   logger.info(
     `${key}: UA ${metrics.UA.toFixed(2)} | MIA ${metrics['MIA-efficacy'].toFixed(2)} | RA ${metrics.RA.toFixed(2)} | TA ${metrics.TA.toFixed(2)} | RTE ${metrics.RTE.toFixed(2)} min`,
   );
-  await writeFileAtomic(rowFile, `${JSON.stringify(row, null, 2)}\n`);
+  await writeFileAtomic(file, `${JSON.stringify(row, null, 2)}\n`);
   return row;
 }
