@@ -7,7 +7,13 @@
  *
  * Every stage checkpoints under the output folder: run it again to resume.
  */
+import * as path from 'node:path';
 import { main } from '@unlearnjs/cli';
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
+// `pnpm resnet` runs this from the example's folder; write runs/ where the user typed the command.
+if (!args.includes('--save-dir') && !args.includes('--save_dir')) {
+  const preset = args.includes('--preset') ? args[args.indexOf('--preset') + 1] : 'quick';
+  args.push('--save-dir', path.resolve(process.env.INIT_CWD ?? process.cwd(), 'runs', `resnet18-${preset}`));
+}
 process.exitCode = await main(['run', '--arch', 'resnet18', ...args]);
