@@ -3,73 +3,104 @@ import type { MethodSpec, PipelineConfig } from './pipeline-config.js';
 /** Preset names. */
 export type PresetName = 'ci' | 'quick' | 'paper';
 
-const ALL_METHODS = (scale: { ft: number; ga: number; rl: number; l1: number; retrain: number; lr: number }): MethodSpec[] => [
-  { method: 'retrain', options: { epochs: scale.retrain, lr: scale.lr } },
-  { method: 'ft', options: { epochs: scale.ft, lr: 0.01 } },
-  { method: 'ft', options: { epochs: scale.ft, lr: 0.01 }, lora: true },
-  { method: 'ga', options: { epochs: scale.ga, lr: 1e-4 } },
-  { method: 'rl', options: { epochs: scale.rl, lr: 0.01 } },
-  { method: 'l1-sparse', options: { epochs: scale.l1, lr: 0.01, alpha: 5e-4 } },
-  { method: 'fisher', options: { alpha: 1e-8 } },
-  { method: 'influence', options: { alpha: 1, numSamples: 200 } },
-];
+/** Epochs and strengths of the unlearning methods in one preset. */
+interface MethodScale {
+  retrain: { epochs: number; lr: number };
+  ft: number;
+  ga: { epochs: number; lr: number };
+  rl: number;
+  l1: number;
+  fisher: { alpha: number; maxSamples?: number };
+  influence: { alpha: number; numSamples: number };
+}
+
+function methods(s: MethodScale): MethodSpec[] {
+  return [
+    { method: 'retrain', options: { epochs: s.retrain.epochs, lr: s.retrain.lr } },
+    { method: 'ft', options: { epochs: s.ft, lr: 0.01 } },
+    { method: 'ft', options: { epochs: s.ft, lr: 0.01 }, lora: true },
+    { method: 'ga', options: { epochs: s.ga.epochs, lr: s.ga.lr } },
+    { method: 'rl', options: { epochs: s.rl, lr: 0.01 } },
+    { method: 'l1-sparse', options: { epochs: s.l1, lr: 0.01, alpha: 5e-4 } },
+    { method: 'fisher', options: { ...s.fisher } },
+    { method: 'influence', options: { ...s.influence } },
+  ];
+}
 
 /**
  * The example presets.
  *
  * - `ci`: tiny (ResNet-18 width 8, 600 train images), every stage and method, for CI.
- * - `quick`: the README's main command, sized for a 2-core CPU in about 15 minutes.
- * - `paper`: the reference recipe (182 epochs, 45k/5k split, 4,500 forgotten) for a GPU.
+ * - `quick`: the README's main command, sized for a 2-core CPU in about 15 minutes: ResNet-18
+ *   width 16 on the first 3,000 train images (class 0 forgotten), OMP 95%.
+ * - `paper`: the reference recipe (182 epochs, 45k/5k split, 4,500 random forgotten, width 64)
+ *   for a GPU.
+ *
+ * GA's learning rate is scaled up in the small presets: the reference's 1e-4 assumes ~90 steps
+ * (4,500 images, batch 256, 5 epochs); a few hundred forget images give a handful of steps.
  *
  * @param name - preset
  * @param arch - `resnet18` or `vit`
  * @returns a full config (callers may override fields)
  */
 export function presetConfig(name: PresetName, arch: 'resnet18' | 'vit'): PipelineConfig {
-  const model =
-    arch === 'resnet18'
-      ? { width: name === 'paper' ? 64 : name === 'quick' ? 16 : 8 }
-      : name === 'paper'
-        ? {}
-        : { dim: 64, depth: 2, heads: 2, mlpDim: 128 };
+  const base = { preset: name, arch, backend: 'auto' as const, seed: 1, outDir: `runs/${arch}-${name}` };
   if (name === 'paper') {
     return {
-      preset: name,
-      arch,
-      model,
+      ...base,
+      model: arch === 'resnet18' ? { width: 64 } : {},
       data: { classToForget: -1, numToForget: 4500 },
       train: { epochs: 182, batchSize: 256, lr: 0.1, schedule: { type: 'multistep', milestones: [91, 136], gamma: 0.1 } },
       prune: { pruner: 'omp', options: { rate: 0.95, epochs: 0, retrainEpochs: 182, lr: 0.1, batchSize: 256 } },
-      methods: ALL_METHODS({ ft: 10, ga: 5, rl: 10, l1: 10, retrain: 160, lr: 0.1 }).map((m) =>
-        m.method === 'influence' ? { ...m, options: { alpha: 1, numSamples: 1000 } } : m,
-      ),
+      methods: methods({
+        retrain: { epochs: 160, lr: 0.1 },
+        ft: 10,
+        ga: { epochs: 5, lr: 1e-4 },
+        rl: 10,
+        l1: 10,
+        fisher: { alpha: 1e-6 },
+        influence: { alpha: 1, numSamples: 1000 },
+      }),
       lora: { rank: 64, alpha: 16 },
       evaluation: { mia: true },
-      backend: 'auto',
-      seed: 1,
-      outDir: `runs/${arch}-${name}`,
     };
   }
-  const quick = name === 'quick';
+  if (name === 'quick') {
+    return {
+      ...base,
+      model: arch === 'resnet18' ? { width: 16 } : { dim: 96, depth: 4, heads: 3, mlpDim: 192 },
+      data: { trainLimit: 3000, testLimit: 1000, validationSize: 300, classToForget: 0 },
+      train: { epochs: 5, batchSize: 64, lr: 0.05, schedule: { type: 'cosine' } },
+      prune: { pruner: 'omp', options: { rate: 0.95, epochs: 0, retrainEpochs: 2, lr: 0.02, batchSize: 64 } },
+      methods: methods({
+        retrain: { epochs: 5, lr: 0.05 },
+        ft: 2,
+        ga: { epochs: 2, lr: 1e-3 },
+        rl: 2,
+        l1: 2,
+        fisher: { alpha: 1e-6, maxSamples: 256 },
+        influence: { alpha: 1, numSamples: 200 },
+      }),
+      lora: { rank: 8, alpha: 16 },
+      evaluation: { mia: true, maxRetain: 1000 },
+    };
+  }
   return {
-    preset: name,
-    arch,
-    model,
-    data: { trainLimit: quick ? 5000 : 600, testLimit: quick ? 1000 : 300, validationSize: quick ? 500 : 60, classToForget: 0 },
-    train: { epochs: quick ? 6 : 2, batchSize: 64, lr: 0.05, schedule: { type: 'cosine' } },
-    prune: { pruner: 'omp', options: { rate: 0.95, epochs: 0, retrainEpochs: quick ? 3 : 1, lr: 0.05, batchSize: 64 } },
-    methods: ALL_METHODS({
-      ft: quick ? 2 : 1,
-      ga: quick ? 2 : 1,
-      rl: quick ? 2 : 1,
-      l1: quick ? 2 : 1,
-      retrain: quick ? 5 : 1,
-      lr: 0.05,
-    }).map((m) => (m.method === 'influence' ? { ...m, options: { alpha: 1, numSamples: quick ? 200 : 30 } } : m)),
+    ...base,
+    model: arch === 'resnet18' ? { width: 8 } : { dim: 64, depth: 2, heads: 2, mlpDim: 128 },
+    data: { trainLimit: 600, testLimit: 300, validationSize: 60, classToForget: 0 },
+    train: { epochs: 2, batchSize: 64, lr: 0.05, schedule: { type: 'cosine' } },
+    prune: { pruner: 'omp', options: { rate: 0.95, epochs: 0, retrainEpochs: 1, lr: 0.02, batchSize: 64 } },
+    methods: methods({
+      retrain: { epochs: 1, lr: 0.05 },
+      ft: 1,
+      ga: { epochs: 1, lr: 1e-3 },
+      rl: 1,
+      l1: 1,
+      fisher: { alpha: 1e-6, maxSamples: 64 },
+      influence: { alpha: 1, numSamples: 30 },
+    }),
     lora: { rank: 4, alpha: 8 },
-    evaluation: { mia: true, maxRetain: quick ? 1000 : 200 },
-    backend: 'auto',
-    seed: 1,
-    outDir: `runs/${arch}-${name}`,
+    evaluation: { mia: true, maxRetain: 200 },
   };
 }
