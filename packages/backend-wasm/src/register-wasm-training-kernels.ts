@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { makeBatchMatMul } from './kernels/batch-mat-mul.js';
+import { makeConv2D } from './kernels/conv2d.js';
 import {
   makeConv2DBackpropFilter,
   makeConv2DBackpropInput,
@@ -15,6 +16,7 @@ import { makeUnsortedSegmentSum } from './kernels/unsorted-segment-sum.js';
 
 /** Names of the kernels this package can register for the 'wasm' backend. */
 export type WasmTrainingKernelName =
+  | 'Conv2D'
   | 'Conv2DBackpropFilter'
   | 'Conv2DBackpropInput'
   | 'DepthwiseConv2dNativeBackpropFilter'
@@ -38,6 +40,7 @@ export interface WasmTrainingKernelsOptions {
 const BACKEND = 'wasm';
 
 const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelFunc> = {
+  Conv2D: makeConv2D,
   Conv2DBackpropFilter: makeConv2DBackpropFilter,
   Conv2DBackpropInput: makeConv2DBackpropInput,
   DepthwiseConv2dNativeBackpropFilter: makeDepthwiseBackpropFilter,

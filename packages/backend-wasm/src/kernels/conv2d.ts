@@ -1,0 +1,50 @@
+import { type Conv2DAttrs, type KernelFunc, type TensorInfo, backend_util } from '@tensorflow/tfjs-core';
+import { type StockKernels, type WasmBackendLike, withScope } from './kernel-scope.js';
+
+/**
+ * `Conv2D` for 'wasm' that is right when a stride exceeds the filter size.
+ *
+ * @remarks
+ * The stock tfjs-backend-wasm 4.22 `Conv2D` returns wrong values (mostly zeros) for `'same'`
+ * padding when a stride is larger than the filter (e.g. a 3×3 filter at stride 4, a 2×2 at
+ * stride 3), while `'valid'` padding is right. Here such a convolution is computed as the
+ * explicit zero padding that `'same'` implies (tfjs's `computeConv2DInfo`) followed by the
+ * stock kernel with `'valid'` padding. Every other case goes to the stock kernel unchanged.
+ */
+export function makeConv2D(stock: StockKernels): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as unknown as {
+      inputs: { x: TensorInfo; filter: TensorInfo };
+      backend: unknown;
+      attrs: Conv2DAttrs;
+    };
+    const stockFn = stock.get('Conv2D') as KernelFunc;
+    const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs;
+    const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
+    const [fh, fw] = inputs.filter.shape;
+    if (pad !== 'same' || dataFormat === 'NCHW' || (sh <= fh && sw <= fw)) return stockFn(args);
+    const info = backend_util.computeConv2DInfo(
+      inputs.x.shape as [number, number, number, number],
+      inputs.filter.shape as [number, number, number, number],
+      strides,
+      dilations,
+      pad,
+      dimRoundingMode,
+      false,
+      'channelsLast',
+    );
+    const { top, bottom, left, right } = info.padInfo;
+    return withScope(backend as WasmBackendLike, stock, (scope) => {
+      const padded =
+        top + bottom + left + right > 0
+          ? scope.pad(inputs.x, [
+              [0, 0],
+              [top, bottom],
+              [left, right],
+              [0, 0],
+            ])
+          : inputs.x;
+      return scope.run('Conv2D', { x: padded, filter: inputs.filter }, { ...attrs, pad: 'valid' } as never);
+    });
+  };
+}
