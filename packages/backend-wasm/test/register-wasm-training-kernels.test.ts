@@ -9,6 +9,7 @@ import {
 } from '@unlearnjs/backend-wasm';
 
 const NAMES = [
+  'Conv2D',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
   'DepthwiseConv2dNativeBackpropFilter',

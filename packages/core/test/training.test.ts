@@ -14,7 +14,9 @@ import {
   fullSubset,
   isUnlearnError,
   learningRateAt,
+  loadModel,
   readCheckpoint,
+  saveModel,
   silentProgress,
   train,
   writeCheckpoint,
@@ -282,5 +284,22 @@ describe('checkpoint files', () => {
     writeFileSync(join(dir, 'foreign.ckpt'), 'PK\u0003\u0004 not ours');
     expect(isUnlearnError(await readCheckpoint(join(dir, 'foreign.ckpt')).catch((e) => e), 'UNLEARN_CHECKPOINT_CORRUPT')).toBe(true);
     expect(isUnlearnError(await readCheckpoint(join(dir, 'none.ckpt')).catch((e) => e), 'UNLEARN_CHECKPOINT_MISSING')).toBe(true);
+  });
+});
+
+describe('loading a checkpoint into a pruned model', () => {
+  it('restores the dense weights exactly instead of applying the stale masks', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unlearnjs-load-'));
+    const dense = new Model(tinyDefinition(), new Rng(1));
+    const file = join(dir, 'dense.ckpt');
+    await saveModel(file, dense);
+    const expected = weights(dense);
+    const masks = randomMasks(dense, 4);
+    dense.setMasks(masks); // the in-memory model is now "pruned"
+    for (const m of masks.values()) m.dispose();
+    await loadModel(file, dense);
+    expect(dense.masks.size).toBe(0);
+    expect(weights(dense)).toEqual(expected);
+    dense.dispose();
   });
 });

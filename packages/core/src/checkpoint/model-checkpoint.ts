@@ -64,9 +64,11 @@ export function loadModelFromCheckpoint(model: Model, data: CheckpointData, file
   const weights = arraysToTensors(data.groups.weights);
   const masks = arraysToTensors(data.groups.masks);
   try {
+    // Drop the model's current masks first: `load` applies masks, and stale ones (say, from a
+    // pruning run on this model) would zero weights of the checkpoint being loaded.
+    model.clearMasks();
     model.load(weights, { strict: true });
     if (masks.size > 0) model.setMasks(masks);
-    else model.clearMasks();
   } finally {
     for (const t of [...weights.values(), ...masks.values()]) t.dispose();
   }
