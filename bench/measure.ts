@@ -37,6 +37,8 @@ export interface MeasureRequest {
   microBatch?: number;
   /** Samples per run in per-sample-grad mode. */
   samples?: number;
+  /** wasm backend threads (core's `initBackend({ wasmThreads })`); wasm only. */
+  wasmThreads?: number;
 }
 
 /** What the child reports. */
@@ -51,6 +53,10 @@ export interface MeasureResult {
   /** Size the wasm heap grew to, MB (wasm backend only). */
   wasmHeapMB?: number;
   backendDetail: string;
+  /** Threads the wasm backend ran (wasm only). */
+  threads?: number;
+  /** Warnings initBackend logged (e.g. a fallback to 1 thread). */
+  warnings: string[];
 }
 
 function median(xs: number[]): number {
@@ -70,7 +76,7 @@ function syntheticImages(n: number, rng: Rng) {
 async function main(): Promise<void> {
   const req = JSON.parse(process.argv[2] ?? '{}') as MeasureRequest;
   const logger = createMemoryLogger();
-  const info = await initBackend(req.backend, { logger });
+  const info = await initBackend(req.backend, { logger, wasmThreads: req.backend === 'wasm' ? req.wasmThreads : undefined });
   await withoutKernels(process.env.BENCH_WITHOUT_KERNELS ?? '');
   const stamps: number[] = [];
   const cpuStamps: number[] = [];
@@ -182,6 +188,8 @@ async function main(): Promise<void> {
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     wasmHeapMB: backend.wasm?.HEAPU8 ? Math.round(backend.wasm.HEAPU8.byteLength / 2 ** 20) : undefined,
     backendDetail: info.detail,
+    threads: info.threads,
+    warnings: logger.lines.filter((l) => l.startsWith('warn:')),
   };
   model.dispose();
   process.stdout.write(`BENCH_RESULT ${JSON.stringify({ ...result, median: median(seconds) })}\n`);

@@ -4,7 +4,7 @@
  *
  *   pnpm bench [--quick] [--models resnet18-w16,vit-192x6] [--backends wasm,cpu]
  *              [--batches 64,128] [--modes train,infer,per-sample-grad] [--runs 5]
- *              [--micro-batch N] [--no-peer] [--timeout 600] [--cpu-limit 150]
+ *              [--micro-batch N] [--no-peer] [--timeout 600] [--cpu-limit 150] [--wasm-threads N]
  *   BENCH_WITHOUT_KERNELS=Identity,Sum,Mean pnpm bench ...   (A/B: without these wasm kernels)
  *
  * Prints one JSON line per measurement on stdout (progress on stderr):
@@ -14,6 +14,9 @@
  * × 1 for infer. Lines with `status: "skipped" | "refused" | "error"` say why nothing was
  * measured. Each measurement runs in its own child process (fresh wasm heap, so `peakRssMB` and
  * `wasmHeapMB` are its own and a heap abort cannot end the benchmark).
+ * `--wasm-threads N` runs the wasm backend with N threads (core's `initBackend({ wasmThreads })`);
+ * wasm lines then carry `threads`. `imagesPerCpuSecond` counts every thread's CPU time, so with
+ * threads compare `imagesPerSecond` (wall clock), measured back to back.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -48,6 +51,7 @@ interface Args {
   timeoutS: number;
   cpuLimitS: number;
   quick: boolean;
+  wasmThreads?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -73,6 +77,7 @@ function parseArgs(argv: string[]): Args {
     timeoutS: Number(get('timeout') ?? 600),
     cpuLimitS: Number(get('cpu-limit') ?? (quick ? 30 : 150)),
     quick,
+    wasmThreads: get('wasm-threads') ? Number(get('wasm-threads')) : undefined,
   };
   for (const m of args.models) if (!ALL_MODELS.includes(m)) throw new Error(`Unknown model "${m}"; use ${ALL_MODELS.join(', ')}.`);
   for (const m of args.modes) if (!ALL_MODES.includes(m)) throw new Error(`Unknown mode "${m}"; use ${ALL_MODES.join(', ')}.`);
@@ -80,6 +85,9 @@ function parseArgs(argv: string[]): Args {
     if (!BACKEND_ORDER.includes(b)) throw new Error(`Unknown backend "${b}"; use ${BACKEND_ORDER.join(', ')}.`);
   if (args.batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error('--batches takes positive integers, e.g. 64,128.');
   if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs takes a positive integer.');
+  if (args.wasmThreads !== undefined && (!Number.isInteger(args.wasmThreads) || args.wasmThreads < 1 || args.wasmThreads > 8)) {
+    throw new Error('--wasm-threads takes an integer from 1 to 8.');
+  }
   return args;
 }
 
@@ -172,6 +180,8 @@ async function measure(args: Args, req: MeasureRequest, measured: Measured[]): P
     peakRssMB: number;
     wasmHeapMB?: number;
     backendDetail: string;
+    threads?: number;
+    warnings?: string[];
   };
   const ips = r.imagesPerRun / median(r.seconds);
   const factor = req.mode === 'infer' ? 1 : 3;
@@ -182,6 +192,8 @@ async function measure(args: Args, req: MeasureRequest, measured: Measured[]): P
     gflops: Number((FORWARD_GFLOP[req.model] * ips * factor).toFixed(2)),
     peakRssMB: r.peakRssMB,
     ...(r.wasmHeapMB !== undefined ? { wasmHeapMB: r.wasmHeapMB } : {}),
+    ...(r.threads !== undefined ? { threads: r.threads } : {}),
+    ...(r.warnings?.length ? { warnings: r.warnings } : {}),
     runs: r.seconds.length,
     secondsPerRun: r.seconds.map((s) => Number(s.toFixed(3))),
     // Images per CPU-second of this process: compares runs taken under different load.
@@ -291,7 +303,17 @@ async function main(): Promise<void> {
             emit({ ...key, status: 'skipped', reason: skip });
             continue;
           }
-          const req: MeasureRequest = { model, backend, batch, mode, runs, warmup, samples, microBatch: args.microBatch };
+          const req: MeasureRequest = {
+            model,
+            backend,
+            batch,
+            mode,
+            runs,
+            warmup,
+            samples,
+            microBatch: args.microBatch,
+            ...(backend === 'wasm' && args.wasmThreads !== undefined ? { wasmThreads: args.wasmThreads } : {}),
+          };
           if (backend === 'wasm' && mode === 'train') {
             const refusal = heapRefusal(model, batch, args.microBatch);
             if (refusal) {

@@ -1,7 +1,8 @@
 /**
  * Training kernels for the TensorFlow.js wasm backend: conv and depthwise-conv gradients, fast
  * transposed and batched matMul, broadcast Tile and UnsortedSegmentSum, all composed of the
- * stock XNNPACK-backed wasm kernels. Importing this module registers nothing; call
+ * stock XNNPACK-backed wasm kernels, and {@link enableWasmThreads} to run the backend with
+ * several threads in Node. Importing this module registers nothing; call
  * {@link registerWasmTrainingKernels}.
  *
  * @packageDocumentation
@@ -15,3 +16,5 @@ export {
 export type { WasmTrainingKernelName, WasmTrainingKernelsOptions } from './register-wasm-training-kernels.js';
 export { tileAsBroadcast } from './kernels/tile.js';
 export { leadingReduction } from './kernels/leading-axes-reduce.js';
+export { MAX_WASM_THREADS, enableWasmThreads } from './enable-wasm-threads.js';
+export type { WasmThreadsErrorCode, WasmThreadsOptions, WasmThreadsResult } from './enable-wasm-threads.js';

@@ -58,6 +58,7 @@ function num(name: string, min: number, max: number, openMin = false) {
 interface CommonOpts {
   data?: string;
   backend: BackendRequest;
+  wasmThreads?: number;
   seed: number;
   plugin: string[];
   quiet?: boolean;
@@ -66,20 +67,33 @@ interface CommonOpts {
 }
 
 function addCommon(cmd: Command): Command {
-  return cmd
-    .option('--data <dir>', 'CIFAR-10 binary folder (default: $CIFAR10_DIR, else ../shared/data/cifar10, else ~/.cache/unlearnjs/cifar10)')
-    .option('--dataset <name>', 'data set; only cifar10 is supported', 'cifar10')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto'))
-    .option('--seed <n>', 'seed of every random choice', int('--seed', 0), 1)
-    .option('--plugin <package...>', 'third-party plugin packages to load (each exports a registerX function)', [])
-    .option('--train-limit <n>', 'use only the first N training images (quick runs)', int('--train-limit', 10))
-    .option('--test-limit <n>', 'use only the first N test images', int('--test-limit', 10))
-    .option('--quiet', 'no progress bars')
-    .option('--download', 'download CIFAR-10 when the folder is missing')
-    .option('--num-workers <n>', 'ignored (reference flag)')
-    .option('--gpu <n>', 'ignored (reference flag; use --backend)')
-    .option('--print-freq <n>', 'ignored (reference flag)')
-    .option('--workers <n>', 'ignored (reference flag)');
+  return (
+    cmd
+      .option(
+        '--data <dir>',
+        'CIFAR-10 binary folder (default: $CIFAR10_DIR, else ../shared/data/cifar10, else ~/.cache/unlearnjs/cifar10)',
+      )
+      .option('--dataset <name>', 'data set; only cifar10 is supported', 'cifar10')
+      .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto'))
+      // Default 1: on the 2-core machines this CLI is sized for, 2 wasm threads were measured
+      // slower than 1 whenever anything else ran (docs/performance.md, "Threads"), and the
+      // pipeline already uses both cores with two row processes.
+      .option(
+        '--wasm-threads <n>',
+        'threads of the wasm backend, 1-8 (default 1; see docs/performance.md "Threads"); in `run`, used by the single-process stages',
+        int('--wasm-threads', 1, 8),
+      )
+      .option('--seed <n>', 'seed of every random choice', int('--seed', 0), 1)
+      .option('--plugin <package...>', 'third-party plugin packages to load (each exports a registerX function)', [])
+      .option('--train-limit <n>', 'use only the first N training images (quick runs)', int('--train-limit', 10))
+      .option('--test-limit <n>', 'use only the first N test images', int('--test-limit', 10))
+      .option('--quiet', 'no progress bars')
+      .option('--download', 'download CIFAR-10 when the folder is missing')
+      .option('--num-workers <n>', 'ignored (reference flag)')
+      .option('--gpu <n>', 'ignored (reference flag; use --backend)')
+      .option('--print-freq <n>', 'ignored (reference flag)')
+      .option('--workers <n>', 'ignored (reference flag)')
+  );
 }
 
 async function setup(opts: CommonOpts & { download?: boolean; dataset?: string }, io: CliIo) {
@@ -88,7 +102,7 @@ async function setup(opts: CommonOpts & { download?: boolean; dataset?: string }
   }
   const logger = createConsoleLogger({ quiet: opts.quiet, stream: { write: io.stderr } });
   // The backend is always reported, even with --quiet.
-  await initBackend(opts.backend, { logger: createConsoleLogger({ stream: { write: io.stderr } }) });
+  await initBackend(opts.backend, { logger: createConsoleLogger({ stream: { write: io.stderr } }), wasmThreads: opts.wasmThreads });
   const extra = await loadPluginPackages(opts.plugin ?? []);
   const container = createContainer({
     seed: opts.seed,
@@ -161,6 +175,7 @@ export function createProgram(io: CliIo = defaultIo): Command {
       {
         ...config,
         backend: opts.backend,
+        ...(opts.wasmThreads !== undefined ? { wasmThreads: opts.wasmThreads } : {}),
         seed: opts.seed,
         plugins: opts.plugin,
         quiet: opts.quiet,

@@ -86,6 +86,13 @@ describe('bad input gets one clear line and a non-zero exit', () => {
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
+  it('a --wasm-threads outside 1..8, and --help documents the flag on every command', async () => {
+    const r = await cli(['prune', '--data', '/nonexistent-cifar', '--wasm-threads', '9', '--backend', 'cpu', '--quiet']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/--wasm-threads must be an integer in \[1, 8\]/);
+    for (const c of ['run', 'prune', 'forget', 'eval']) expect((await cli([c, '--help'])).out).toMatch(/--wasm-threads <n>/);
+  });
+
   it('an unknown third-party plugin package', async () => {
     const r = await cli(['forget', '--mask', 'x', '--unlearn', 'FT', '--plugin', 'no-such-unlearner-package', ...tiny]);
     expect(r.code).toBe(2);

@@ -74,6 +74,50 @@ describe('initBackend', () => {
     expect(info.detail).toMatch(/2 training kernels/);
   });
 
+  it('wasmThreads: arranges threads through @unlearnjs/backend-wasm before the backend starts, logs its warning and reports the thread count', async () => {
+    const calls: string[] = [];
+    const { load } = fakeImporter({
+      '@tensorflow/tfjs-backend-wasm': () => realImport('@tensorflow/tfjs-backend-wasm'),
+      '@unlearnjs/backend-wasm': async () => ({
+        enableWasmThreads: async (o: { threads: number }) => {
+          calls.push(`threads ${o.threads} (backend ${tf.getBackend() === 'wasm' ? 'started' : 'not started'})`);
+          return { requested: o.threads, threads: 1, warning: 'no threads here' };
+        },
+        registerWasmTrainingKernels: () => {
+          calls.push('kernels');
+          return [];
+        },
+      }),
+    });
+    await tf.setBackend('cpu');
+    const logger = createMemoryLogger();
+    const info = await initBackend('wasm', { logger, importModule: load, wasmThreads: 2 });
+    expect(calls).toEqual(['threads 2 (backend not started)', 'kernels']);
+    expect(logger.lines).toContain('warn: no threads here');
+    // This process runs the stock single-threaded backend: the report says what really runs.
+    expect(info.threads).toBe(1);
+    expect(info.detail).toMatch(/^tfjs-backend-wasm, 1 thread \+ 0 training kernels/);
+  });
+
+  it('wasmThreads: a count outside 1..8, or one the running backend cannot switch to, is UNLEARN_INVALID_OPTIONS', async () => {
+    for (const wasmThreads of [0, 2.5, 9]) {
+      const err = await initBackend('wasm', { logger: createMemoryLogger(), wasmThreads }).catch((e) => e);
+      expect(isUnlearnError(err, 'UNLEARN_INVALID_OPTIONS')).toBe(true);
+    }
+    const { load } = fakeImporter({
+      '@tensorflow/tfjs-backend-wasm': () => realImport('@tensorflow/tfjs-backend-wasm'),
+      '@unlearnjs/backend-wasm': async () => ({
+        enableWasmThreads: async () => {
+          throw Object.assign(new Error('The wasm backend is already initialised with 1 thread'), { code: 'WASM_ALREADY_INITIALISED' });
+        },
+      }),
+    });
+    const err = await initBackend('auto', { logger: createMemoryLogger(), importModule: load, wasmThreads: 2 }).catch((e) => e);
+    // Not swallowed into "try the next backend": the caller must fix the call order.
+    expect(isUnlearnError(err, 'UNLEARN_INVALID_OPTIONS')).toBe(true);
+    expect(err.message).toMatch(/already initialised/);
+  });
+
   it('throws UNLEARN_BACKEND_UNAVAILABLE with install advice when an explicit backend is missing', async () => {
     const { load } = fakeImporter({});
     const err = await initBackend('tensorflow', { logger: createMemoryLogger(), importModule: load }).catch((e) => e);

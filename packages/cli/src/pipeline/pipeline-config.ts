@@ -49,6 +49,13 @@ export interface PipelineConfig {
   evaluation: { maxRetain?: number; mia: boolean; batchSize?: number };
   /** Backend request. */
   backend: BackendRequest;
+  /**
+   * wasm backend threads of the main process, which trains, prunes and (with `jobs` 1) runs the
+   * rows. Row worker processes always run 1 thread, and when the main process runs more than 1
+   * with `jobs` > 1 it leaves every row to workers, so that threads and processes do not compete
+   * for the same cores. @defaultValue 1 (tfjs's default in Node)
+   */
+  wasmThreads?: number;
   seed: number;
   /**
    * Processes that share the unlearning rows: a number, or `auto` (one per core, at most 2, on

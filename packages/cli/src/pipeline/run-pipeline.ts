@@ -90,7 +90,10 @@ async function preparePipeline(config: PipelineConfig, options: RunPipelineOptio
   const progress = options.progress ?? (config.quiet ? silentProgress : createBarProgress());
   const out = path.resolve(config.outDir);
   // The backend is always reported, even with --quiet.
-  const backend = await initBackend(config.backend, { logger: options.logger ?? createConsoleLogger({ stream: options.stream }) });
+  const backend = await initBackend(config.backend, {
+    logger: options.logger ?? createConsoleLogger({ stream: options.stream }),
+    wasmThreads: config.wasmThreads,
+  });
   const extra = await loadPluginPackages(config.plugins ?? []);
   const container = createContainer({
     seed: config.seed,
@@ -198,10 +201,15 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
     const jobs = rowJobs(config, variants);
     const wanted = config.jobs === 'auto' || config.jobs === undefined ? autoJobs(ctx.backend) : config.jobs;
     const workers = Math.max(1, Math.min(wanted, jobs.length));
-    if (workers > 1) logger.info(`unlearning: ${jobs.length} rows on ${workers} processes`);
+    // A multi-threaded main process would compete with the single-threaded row workers for the
+    // same cores: it then hands every shard, its own included, to a worker and waits.
+    const handOff = workers > 1 && (ctx.backend.threads ?? 1) > 1;
+    if (workers > 1) {
+      logger.info(`unlearning: ${jobs.length} rows on ${workers} processes${handOff ? ' (1 wasm thread each)' : ''}`);
+    }
     const children: Array<Promise<void>> = [];
-    for (let w = 1; w < workers; w++) children.push(spawnRowWorker(out, w, workers));
-    const mine = jobs.filter((_, i) => i % workers === 0);
+    for (let w = handOff ? 0 : 1; w < workers; w++) children.push(spawnRowWorker(out, w, workers));
+    const mine = handOff ? [] : jobs.filter((_, i) => i % workers === 0);
     for (const job of mine) await evaluateRow(ctx, job);
     await Promise.all(children);
     const rows: ResultRow[] = [];
@@ -242,7 +250,8 @@ export async function runPipelineShard(outDir: string, shard: number, shards: nu
   const out = path.resolve(outDir);
   const config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8')) as PipelineConfig;
   const variants = JSON.parse(await fs.readFile(variantsFile(out), 'utf8')) as Variant[];
-  const ctx = await preparePipeline({ ...config, quiet: true }, options);
+  // Row workers run side by side, one per core: one wasm thread each.
+  const ctx = await preparePipeline({ ...config, quiet: true, wasmThreads: 1 }, options);
   try {
     const jobs = rowJobs(config, variants).filter((_, i) => i % shards === shard);
     for (const job of jobs) await evaluateRow(ctx, job);

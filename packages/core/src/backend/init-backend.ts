@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { UnlearnError } from '../errors/unlearn-error.js';
+import { UnlearnError, isUnlearnError } from '../errors/unlearn-error.js';
 import { type Logger, createConsoleLogger } from '../progress/logger.js';
 
 /** Backends a user can ask for. `auto` tries them in order of speed. */
@@ -22,8 +22,13 @@ export interface BackendAttempt {
 export interface BackendInfo {
   /** The backend now active in tfjs. */
   name: BackendName;
-  /** What was loaded, e.g. `@tensorflow/tfjs-node-gpu` or `wasm + 6 training kernels`. */
+  /**
+   * What was loaded, e.g. `@tensorflow/tfjs-node-gpu` or
+   * `tfjs-backend-wasm, 2 threads + 10 training kernels from @unlearnjs/backend-wasm`.
+   */
   detail: string;
+  /** XNNPACK threads the wasm backend runs (wasm only). */
+  threads?: number;
   /** Everything tried, in order. */
   attempts: BackendAttempt[];
 }
@@ -37,7 +42,18 @@ export interface InitBackendOptions {
    * installed; the default is a dynamic `import()`.
    */
   importModule?: (specifier: string) => Promise<unknown>;
+  /**
+   * Threads for the wasm backend (an integer from 1 to 8), through `enableWasmThreads` of
+   * `@unlearnjs/backend-wasm`; ignored by the other backends. It takes effect only when the wasm
+   * backend initialises, once per process. When the runtime cannot run the threaded binary (or
+   * `@unlearnjs/backend-wasm` is absent) the backend runs 1 thread and the logger warns why.
+   * @defaultValue undefined: tfjs's default, 1 thread in Node
+   */
+  wasmThreads?: number;
 }
+
+/** The most wasm threads tfjs-backend-wasm 4.22 can run (it pre-creates 8 pthread workers). */
+const MAX_WASM_THREADS = 8;
 
 const defaultImport = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
 
@@ -58,7 +74,24 @@ async function activate(name: BackendName): Promise<void> {
   if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend('${name}') failed`);
 }
 
-type Loader = (load: (s: string) => Promise<unknown>) => Promise<string>;
+/** What a loader reports: the detail string, and the wasm thread count. */
+interface Loaded {
+  detail: string;
+  threads?: number;
+}
+
+interface LoaderContext {
+  logger: Logger;
+  wasmThreads?: number;
+}
+
+type Loader = (load: (s: string) => Promise<unknown>, ctx: LoaderContext) => Promise<string | Loaded>;
+
+/** The parts of `@unlearnjs/backend-wasm` used here (it is optional, so not imported by type). */
+interface BackendWasmExtension {
+  registerWasmTrainingKernels?: () => string[];
+  enableWasmThreads?: (options: { threads: number }) => Promise<{ threads: number; warning?: string }>;
+}
 
 const loaders: Record<BackendName, Loader> = {
   async tensorflow(load) {
@@ -100,18 +133,45 @@ const loaders: Record<BackendName, Loader> = {
     await activate('webgpu');
     return `WebGPU${extra}`;
   },
-  async wasm(load) {
-    await load('@tensorflow/tfjs-backend-wasm');
+  async wasm(load, { logger, wasmThreads }) {
+    const wasm = (await load('@tensorflow/tfjs-backend-wasm')) as { getThreadsCount?: () => number };
     let extra = ' (no training kernels: install @unlearnjs/backend-wasm to train CNNs)';
+    let ext: BackendWasmExtension | undefined;
     try {
-      const ext = (await load('@unlearnjs/backend-wasm')) as { registerWasmTrainingKernels?: () => string[] };
-      const names = ext.registerWasmTrainingKernels?.() ?? [];
-      extra = ` + ${names.length} training kernels from @unlearnjs/backend-wasm`;
+      ext = (await load('@unlearnjs/backend-wasm')) as BackendWasmExtension;
     } catch (err) {
       if (reason(err) !== 'not installed') throw err;
     }
+    if (wasmThreads !== undefined) {
+      // Threads must be arranged before the backend initialises (activate, below).
+      if (ext?.enableWasmThreads === undefined) {
+        if (wasmThreads > 1) logger.warn('wasm threads need @unlearnjs/backend-wasm, which is not installed; running 1 thread.');
+      } else {
+        try {
+          const r = await ext.enableWasmThreads({ threads: wasmThreads });
+          if (r.warning !== undefined) logger.warn(r.warning);
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code === 'WASM_ALREADY_INITIALISED' || code === 'WASM_THREADS_INVALID_OPTIONS') {
+            throw new UnlearnError('UNLEARN_INVALID_OPTIONS', (err as Error).message, { details: { wasmThreads }, cause: err });
+          }
+          throw err;
+        }
+      }
+    }
+    if (ext?.registerWasmTrainingKernels !== undefined) {
+      const names = ext.registerWasmTrainingKernels();
+      extra = ` + ${names.length} training kernels from @unlearnjs/backend-wasm`;
+    }
     await activate('wasm');
-    return `tfjs-backend-wasm${extra}`;
+    let threads: number | undefined;
+    try {
+      threads = wasm.getThreadsCount?.();
+    } catch {
+      threads = undefined; // not initialised through this copy of tfjs-backend-wasm
+    }
+    const shown = threads === undefined ? '' : `, ${threads} thread${threads === 1 ? '' : 's'}`;
+    return { detail: `tfjs-backend-wasm${shown}${extra}`, threads };
   },
   async cpu(load) {
     await load('@tensorflow/tfjs-backend-cpu');
@@ -129,20 +189,37 @@ const loaders: Record<BackendName, Loader> = {
  * wasm, then cpu. None of these is a hard dependency of unlearnjs: a missing package is skipped
  * with the reason recorded. Libraries never call this; apps, examples and the CLI do.
  *
+ * `wasmThreads` runs the wasm backend multi-threaded in Node (tfjs-backend-wasm is otherwise
+ * single-threaded there) through `enableWasmThreads` of `@unlearnjs/backend-wasm`; the detail
+ * string and `threads` report the thread count the backend actually runs.
+ *
  * @param request - the backend to use, or `auto` @defaultValue 'auto'
- * @param options - logger and (for tests) the module loader
+ * @param options - logger, wasm threads and (for tests) the module loader
  * @returns the chosen backend and every attempt
  * @throws UnlearnError `UNLEARN_BACKEND_UNAVAILABLE` when the requested backend (or, for `auto`,
- *   every backend) cannot be used; the message says what to install
+ *   every backend) cannot be used; the message says what to install. `UNLEARN_INVALID_OPTIONS`
+ *   for an unknown backend name, a `wasmThreads` outside 1..8, or a `wasmThreads` other than the
+ *   count the already-initialised wasm backend runs (it cannot change within a process)
  *
  * @example
  * ```ts
- * const info = await initBackend('auto'); // prints e.g. "backend: wasm (tfjs-backend-wasm + 6 training kernels ...)"
+ * const info = await initBackend('auto'); // prints e.g. "backend: wasm (tfjs-backend-wasm, 1 thread + 10 training kernels ...)"
+ * await initBackend('wasm', { wasmThreads: 2 }); // "backend: wasm (tfjs-backend-wasm, 2 threads + ...)"
  * ```
  */
 export async function initBackend(request: BackendRequest = 'auto', options: InitBackendOptions = {}): Promise<BackendInfo> {
   const logger = options.logger ?? createConsoleLogger();
   const load = options.importModule ?? defaultImport;
+  const { wasmThreads } = options;
+  if (wasmThreads !== undefined && (!Number.isInteger(wasmThreads) || wasmThreads < 1 || wasmThreads > MAX_WASM_THREADS)) {
+    throw new UnlearnError(
+      'UNLEARN_INVALID_OPTIONS',
+      `wasmThreads must be an integer from 1 to ${MAX_WASM_THREADS}, got ${String(wasmThreads)}.`,
+      {
+        details: { wasmThreads },
+      },
+    );
+  }
   if (!['auto', ...BACKEND_ORDER].includes(request)) {
     throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `Unknown backend "${request}"; use one of auto, ${BACKEND_ORDER.join(', ')}.`, {
       details: { backend: request },
@@ -152,13 +229,17 @@ export async function initBackend(request: BackendRequest = 'auto', options: Ini
   const attempts: BackendAttempt[] = [];
   for (const name of order) {
     try {
-      const detail = await loaders[name](load);
+      const loaded = await loaders[name](load, { logger, wasmThreads });
+      const { detail, threads } = typeof loaded === 'string' ? { detail: loaded, threads: undefined } : loaded;
       attempts.push({ backend: name, ok: true, detail });
-      const info: BackendInfo = { name, detail, attempts };
+      const info: BackendInfo = { name, detail, attempts, ...(threads === undefined ? {} : { threads }) };
       const skipped = attempts.filter((a) => !a.ok).map((a) => `${a.backend}: ${a.detail}`);
       logger.info(`backend: ${name} (${detail})${skipped.length ? `; skipped ${skipped.join('; ')}` : ''}`);
       return info;
     } catch (err) {
+      // A coded error is the caller's mistake (e.g. wasm threads asked for too late), not a
+      // missing backend: trying the next backend would hide it.
+      if (isUnlearnError(err)) throw err;
       attempts.push({ backend: name, ok: false, detail: reason(err) });
     }
   }
