@@ -1,4 +1,3 @@
-import type * as tf from '@tensorflow/tfjs-core';
 import type { z } from 'zod';
 import type { DataSplits, Subset } from '../data/index.js';
 import type { Model } from '../models/model.js';
@@ -223,6 +222,3 @@ export interface Evaluator<O = unknown> {
    */
   evaluate(ctx: EvalContext<O>): Promise<EvalResult>;
 }
-
-/** Helper type: the tensors some APIs return, for TSDoc ownership notes. */
-export type OwnedTensor = tf.Tensor;
