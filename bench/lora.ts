@@ -27,7 +27,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   type DataSplits,
   type Model,
-  type ProgressReporter,
   Rng,
   createContainer,
   createImageSet,
@@ -46,6 +45,7 @@ import {
 import { registerEvalMia } from '@unlearnjs/eval-mia';
 import { attachLora, registerLora } from '@unlearnjs/lora';
 import { registerFt } from '@unlearnjs/unlearn-ft';
+import { stepClock } from './step-clock.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -82,27 +82,11 @@ function syntheticImages(n: number, rng: Rng) {
   return createImageSet({ images, labels });
 }
 
-const cpuNow = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-
 /** Child: time `steps` training steps of one configuration after one warm-up step. */
 async function measureSteps(req: StepRequest): Promise<void> {
   const logger = createMemoryLogger();
   const info = await initBackend('wasm', { logger });
-  const stamps: number[] = [];
-  const cpu: number[] = [];
-  const stamp = (): void => {
-    stamps.push(performance.now());
-    cpu.push(cpuNow());
-  };
-  const progress: ProgressReporter = {
-    start: () => {
-      stamp();
-      return { tick: stamp, end: () => {} };
-    },
-  };
+  const { progress, wall: stamps, cpu } = stepClock();
   const container = createContainer({ seed: 1, use: [registerCoreModels], logger, progress });
   const spec = MODELS[req.model];
   const model = createModel(container, spec.arch, spec.options as never);

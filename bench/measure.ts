@@ -20,9 +20,9 @@ import {
   registerCoreModels,
   runServices,
   train,
-  type ProgressReporter,
 } from '@unlearnjs/core';
 import { type BenchMode, type BenchModel, MODEL_SPECS } from './configs.js';
+import { cpuNow, stepClock } from './step-clock.js';
 import { withoutKernels } from './without-kernels.js';
 
 /** What the parent asks for. */
@@ -78,22 +78,7 @@ async function main(): Promise<void> {
   const logger = createMemoryLogger();
   const info = await initBackend(req.backend, { logger, wasmThreads: req.backend === 'wasm' ? req.wasmThreads : undefined });
   await withoutKernels(process.env.BENCH_WITHOUT_KERNELS ?? '');
-  const stamps: number[] = [];
-  const cpuStamps: number[] = [];
-  const cpuNow = (): number => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e6;
-  };
-  const stamp = (): void => {
-    stamps.push(performance.now());
-    cpuStamps.push(cpuNow());
-  };
-  const progress: ProgressReporter = {
-    start: () => {
-      stamp();
-      return { tick: stamp, end: () => {} };
-    },
-  };
+  const { progress, wall: stamps, cpu: cpuStamps } = stepClock();
   const container = createContainer({ seed: 1, use: [registerCoreModels], logger, progress });
   const spec = MODEL_SPECS[req.model];
   const model = createModel(container, spec.arch, spec.options as never);
