@@ -303,3 +303,34 @@ describe('loading a checkpoint into a pruned model', () => {
     dense.dispose();
   });
 });
+
+describe('a wasm heap failure', () => {
+  it('becomes UNLEARN_OUT_OF_MEMORY with the micro-batch to use, instead of a bare RuntimeError', async () => {
+    await import('@tensorflow/tfjs-backend-wasm');
+    await tf.setBackend('wasm');
+    try {
+      const def = tinyDefinition();
+      // The real failure needs a 4 GiB allocation; simulate what the module throws.
+      const failing: ModelDefinition = {
+        ...def,
+        forward: () => {
+          throw new WebAssembly.RuntimeError('Aborted(). Build with -sASSERTIONS for more info.');
+        },
+      };
+      const model = new Model(failing, new Rng(1));
+      const err = await train(model, {
+        epochs: 1,
+        batchSize: 32,
+        lr: 0.1,
+        data: fullSubset(syntheticSet(40, 1)),
+        services: services(1),
+      }).catch((e) => e);
+      model.dispose();
+      expect(isUnlearnError(err, 'UNLEARN_OUT_OF_MEMORY')).toBe(true);
+      expect(err.message).toMatch(/microBatch: 8/);
+      expect(err.cause).toBeInstanceOf(WebAssembly.RuntimeError);
+    } finally {
+      await tf.setBackend('cpu');
+    }
+  });
+});

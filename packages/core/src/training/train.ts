@@ -236,6 +236,8 @@ export async function train(model: Model, options: TrainOptions): Promise<TrainR
           images += b;
           batchIndex++;
           task.tick(b, { loss: lossSum / seen, acc: (100 * correct) / seen, lr });
+        } catch (err) {
+          throw asOutOfMemory(err, batch.x.shape[0], cfg.microBatch) ?? err;
         } finally {
           batch.x.dispose();
           batch.y.dispose();
@@ -266,6 +268,27 @@ export async function train(model: Model, options: TrainOptions): Promise<TrainR
   }
   const seconds = (performance.now() - t0) / 1000;
   return { epochs: logs, accuracy, seconds, imagesPerSecond: images / Math.max(seconds, 1e-9), resumedAt: startEpoch };
+}
+
+/**
+ * Turn a wasm heap failure into a coded error that says what to do. The wasm backend's heap is
+ * 32-bit (at most 4 GiB): a batch too large for it aborts the module (`Aborted()`, "function
+ * signature mismatch", "memory access out of bounds"), which would otherwise surface as an
+ * unexplained RuntimeError.
+ */
+function asOutOfMemory(err: unknown, batch: number, microBatch: number | undefined): UnlearnError | undefined {
+  if (err instanceof UnlearnError) return undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  const wasmFailure = /Aborted\(|out of memory|function signature mismatch|memory access out of bounds|Cannot enlarge memory/i.test(
+    message,
+  );
+  if (!wasmFailure || tf.getBackend() !== 'wasm') return undefined;
+  const suggestion = Math.max(1, Math.floor((microBatch ?? batch) / 4));
+  return new UnlearnError(
+    'UNLEARN_OUT_OF_MEMORY',
+    `The wasm backend ran out of its 4 GiB heap at ${microBatch ? `micro-batch ${microBatch}` : `batch ${batch}`}. Train with microBatch: ${suggestion} (same effective batch, gradients accumulated), a smaller model, or another backend; the wasm module cannot be used again in this process, so restart and resume from the last checkpoint.`,
+    { details: { batch, microBatch, suggestion }, cause: err },
+  );
 }
 
 function stripFunctions(o: TrainOptions): TrainConfig {
