@@ -29,7 +29,6 @@ import {
   type Model,
   Rng,
   createContainer,
-  createImageSet,
   createMemoryLogger,
   createModel,
   fullSubset,
@@ -45,7 +44,7 @@ import {
 import { registerEvalMia } from '@unlearnjs/eval-mia';
 import { attachLora, registerLora } from '@unlearnjs/lora';
 import { registerFt } from '@unlearnjs/unlearn-ft';
-import { stepClock } from './step-clock.js';
+import { median, stepClock, syntheticImages } from './measure-utils.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -67,20 +66,6 @@ interface StepRequest {
 const loadavg = (): number => Number(os.loadavg()[0].toFixed(2));
 const emit = (line: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify({ ...line, loadavg: loadavg() })}\n`);
 const note = (msg: string): void => void process.stderr.write(`[bench:lora] ${msg}\n`);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function syntheticImages(n: number, rng: Rng) {
-  const images = new Uint8Array(n * 32 * 32 * 3);
-  for (let i = 0; i < images.length; i++) images[i] = rng.int(256);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) labels[i] = rng.int(10);
-  return createImageSet({ images, labels });
-}
 
 /** Child: time `steps` training steps of one configuration after one warm-up step. */
 async function measureSteps(req: StepRequest): Promise<void> {

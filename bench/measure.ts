@@ -10,7 +10,6 @@ import {
   type BackendRequest,
   Rng,
   createContainer,
-  createImageSet,
   createMemoryLogger,
   createModel,
   disposeVector,
@@ -22,7 +21,7 @@ import {
   train,
 } from '@unlearnjs/core';
 import { type BenchMode, type BenchModel, MODEL_SPECS } from './configs.js';
-import { cpuNow, stepClock } from './step-clock.js';
+import { cpuNow, median, stepClock, syntheticImages } from './measure-utils.js';
 import { withoutKernels } from './without-kernels.js';
 
 /** What the parent asks for. */
@@ -57,20 +56,6 @@ export interface MeasureResult {
   threads?: number;
   /** Warnings initBackend logged (e.g. a fallback to 1 thread). */
   warnings: string[];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function syntheticImages(n: number, rng: Rng) {
-  const images = new Uint8Array(n * 32 * 32 * 3);
-  for (let i = 0; i < images.length; i++) images[i] = rng.int(256);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) labels[i] = rng.int(10);
-  return createImageSet({ images, labels });
 }
 
 async function main(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ProgressReporter } from '@unlearnjs/core';
+import { type ImageSet, type ProgressReporter, type Rng, createImageSet } from '@unlearnjs/core';
 
 /** CPU seconds (user + system) this process has used, all threads together. */
 export function cpuNow(): number {
@@ -26,4 +26,24 @@ export function stepClock(): { progress: ProgressReporter; wall: number[]; cpu: 
     },
   };
   return { progress, wall, cpu };
+}
+
+/** Median of a non-empty list. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Random uint8 images and labels: benchmarks time the arithmetic, not the data.
+ * @param n - number of images
+ * @param rng - source of the pixels and labels
+ */
+export function syntheticImages(n: number, rng: Rng): ImageSet {
+  const images = new Uint8Array(n * 32 * 32 * 3);
+  for (let i = 0; i < images.length; i++) images[i] = rng.int(256);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) labels[i] = rng.int(10);
+  return createImageSet({ images, labels });
 }
