@@ -5,11 +5,13 @@
  *
  * Prints one JSON line per (kernel, shape, implementation): median milliseconds over repeated
  * calls after a warm-up, and GFLOP/s (2 × multiply-adds / time) where the kernel does
- * arithmetic. `impl: "stock"` rows appear only where tfjs-backend-wasm 4.22 has the kernel.
+ * arithmetic. `impl: "stock"` rows appear only where tfjs-backend-wasm 4.22 has the kernel; for the
+ * two regular conv gradients `impl: "xnnpack"` is our kernel with the SIMD module turned off
+ * (the formulation as one XNNPACK conv) and `impl: "ours"` the default (SIMD where it is used).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '@unlearnjs/backend-wasm';
+import { registerWasmTrainingKernels, setSimdConvGradients, unregisterWasmTrainingKernels } from '@unlearnjs/backend-wasm';
 
 const quick = process.argv.includes('--quick');
 const BUDGET_MS = quick ? 150 : 600;
@@ -29,14 +31,20 @@ function rnd(shape: number[], seed: number): tf.Tensor {
 
 function convCases(): Case[] {
   const out: Case[] = [];
-  // ResNet-18-style layers at batch 32 (w16 and w64 widths).
+  // ResNet-18 layers at batch 64: every distinct conv of width 16, and two of width 64.
   const layers: Array<[number, number, number, number, number, number]> = [
     // [N, H, Cin, Cout, k, stride]
-    [32, 32, 16, 16, 3, 1],
-    [32, 32, 16, 32, 3, 2],
-    [32, 32, 16, 32, 1, 2],
-    [32, 8, 64, 64, 3, 1],
-    [32, 16, 64, 128, 3, 2],
+    [64, 32, 3, 16, 3, 1],
+    [64, 32, 16, 16, 3, 1],
+    [64, 32, 16, 32, 3, 2],
+    [64, 32, 16, 32, 1, 2],
+    [64, 16, 32, 32, 3, 1],
+    [64, 16, 32, 64, 3, 2],
+    [64, 8, 64, 64, 3, 1],
+    [64, 8, 64, 128, 3, 2],
+    [64, 4, 128, 128, 3, 1],
+    [64, 32, 64, 64, 3, 1],
+    [64, 4, 512, 512, 3, 1],
   ];
   for (const [n, h, cin, cout, k, s] of layers) {
     const ho = Math.ceil(h / s);
@@ -170,6 +178,11 @@ async function main(): Promise<void> {
     unregisterWasmTrainingKernels();
     if (tf.getKernel(c.kernel, 'wasm') !== undefined) rows.push({ impl: 'stock', ms: time(c, inputs) });
     registerWasmTrainingKernels();
+    if (c.kernel === 'Conv2DBackpropFilter' || c.kernel === 'Conv2DBackpropInput') {
+      setSimdConvGradients(false);
+      rows.push({ impl: 'xnnpack', ms: time(c, inputs) });
+      setSimdConvGradients(true);
+    }
     rows.push({ impl: 'ours', ms: time(c, inputs) });
     const stockMs = rows.find((r) => r.impl === 'stock')?.ms;
     for (const r of rows) {

@@ -9,6 +9,11 @@ import type {
 } from '@tensorflow/tfjs-core';
 import { filterGradient, geometryOf, inputGradient } from './conv-gradients.js';
 import { type StockKernels, type WasmBackendLike, withScope } from './kernel-scope.js';
+import { simdFilterGradient, simdInputGradient } from '../simd/conv-gradients-simd.js';
+import { simdConvGradientsWanted } from '../simd/simd-module.js';
+
+/** Narrowest output map on which {@link makeConv2DBackpropFilter} uses the SIMD kernel. */
+export const SIMD_FILTER_MIN_OUT_WIDTH = 8;
 
 type Args<A> = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: unknown } & { attrs?: A };
 
@@ -35,7 +40,12 @@ export function makeConv2DBackpropFilter(stock: StockKernels): KernelFunc {
         false,
         'channelsLast',
       );
-      return filterGradient(scope, x, dy, geometryOf(info), false, filterShape);
+      const g = geometryOf(info);
+      // The SIMD kernel sweeps output rows: it beats XNNPACK's conv formulation (11–17 GFLOP/s
+      // there) from 8 columns up, and loses to it on 4×4 maps with many channels (bench/kernels.ts).
+      const useSimd = simdConvGradientsWanted() && g.outWidth >= SIMD_FILTER_MIN_OUT_WIDTH;
+      const fast = useSimd ? simdFilterGradient(scope.backend, x, dy, g) : null;
+      return fast ?? filterGradient(scope, x, dy, g, false, filterShape);
     });
   };
 }
@@ -58,7 +68,15 @@ export function makeConv2DBackpropInput(stock: StockKernels): KernelFunc {
       false,
       'channelsLast',
     );
-    return withScope(backend as WasmBackendLike, stock, (scope) => inputGradient(scope, dy, filter, geometryOf(info), false));
+    const g = geometryOf(info);
+    // Stride 1: XNNPACK's conv of the padded dy is as fast; strided: the SIMD gather skips the
+    // zeros a dilated dy would multiply (3/4 of the work at stride 2).
+    const strided = g.strideHeight > 1 || g.strideWidth > 1;
+    if (strided && simdConvGradientsWanted()) {
+      const fast = simdInputGradient(backend as WasmBackendLike, dy, filter, g);
+      if (fast !== null) return fast;
+    }
+    return withScope(backend as WasmBackendLike, stock, (scope) => inputGradient(scope, dy, filter, g, false));
   };
 }
 

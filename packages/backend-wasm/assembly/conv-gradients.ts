@@ -1,0 +1,198 @@
+// SIMD kernels for the two convolution gradients, compiled by AssemblyScript
+// (scripts/build-simd.mjs) into a small wasm module with its own memory.
+//
+// The JS side (src/simd/) lays out zero-padded copies of the operands in this module's memory so
+// that every kernel reads in bounds and every channel count is a multiple of the vector tile:
+// no edge cases in the inner loops. All sizes are in elements, all pointers in bytes.
+
+/** First byte the JS side may use for operands (everything above is free). */
+export function heapBase(): usize {
+  return (__heap_base + 15) & ~(15 as usize);
+}
+
+/**
+ * dW[kh,kw,ci,co] += Σ_{n,oh,ow} xp[n, oh·sH + kh·dH, ow·sW + kw·dW, ci] · dy[n,oh,ow,co].
+ *
+ * `xp` is [N, Hp, Wp, C] (already padded so every tap of every output reads inside it),
+ * `dy` is [N, Ho, Wo, K], `dw` is [KH, KW, C, K] and is accumulated into (zero it first).
+ * C must be a multiple of 4 and K of 8. The pixels are taken `rowsPerBlock` output rows at a
+ * time and the whole filter gradient is updated for each block, so the block of x and dy stays
+ * in cache while every (tap, 4-channel, 8-channel) tile sweeps it with its 8 accumulators in
+ * registers.
+ */
+export function filterGradient(
+  xp: usize,
+  dy: usize,
+  dw: usize,
+  N: i32,
+  Hp: i32,
+  Wp: i32,
+  C: i32,
+  Ho: i32,
+  Wo: i32,
+  K: i32,
+  KH: i32,
+  KW: i32,
+  sH: i32,
+  sW: i32,
+  dH: i32,
+  dW: i32,
+  rowsPerBlock: i32,
+): void {
+  const rows = N * Ho;
+  const xStep = (<usize>(sW * C)) << 2;
+  const dyStep = (<usize>K) << 2;
+  const kBytes = (<usize>K) << 2;
+  for (let r0 = 0; r0 < rows; r0 += rowsPerBlock) {
+    const r1 = min(rows, r0 + rowsPerBlock);
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        for (let ci = 0; ci < C; ci += 4) {
+          for (let co = 0; co < K; co += 8) {
+            const out = dw + ((<usize>(((kh * KW + kw) * C + ci) * K + co)) << 2);
+            let a00 = v128.load(out);
+            let a01 = v128.load(out, 16);
+            let a10 = v128.load(out + kBytes);
+            let a11 = v128.load(out + kBytes, 16);
+            let a20 = v128.load(out + 2 * kBytes);
+            let a21 = v128.load(out + 2 * kBytes, 16);
+            let a30 = v128.load(out + 3 * kBytes);
+            let a31 = v128.load(out + 3 * kBytes, 16);
+            for (let r = r0; r < r1; r++) {
+              const n = r / Ho;
+              const oh = r - n * Ho;
+              let xq = xp + ((<usize>(((n * Hp + oh * sH + kh * dH) * Wp + kw * dW) * C + ci)) << 2);
+              let dq = dy + ((<usize>(r * Wo * K + co)) << 2);
+              for (let ow = 0; ow < Wo; ow++) {
+                const d0 = v128.load(dq);
+                const d1 = v128.load(dq, 16);
+                const x0 = v128.load32_splat(xq);
+                const x1 = v128.load32_splat(xq + 4);
+                const x2 = v128.load32_splat(xq + 8);
+                const x3 = v128.load32_splat(xq + 12);
+                a00 = f32x4.add(a00, f32x4.mul(x0, d0));
+                a01 = f32x4.add(a01, f32x4.mul(x0, d1));
+                a10 = f32x4.add(a10, f32x4.mul(x1, d0));
+                a11 = f32x4.add(a11, f32x4.mul(x1, d1));
+                a20 = f32x4.add(a20, f32x4.mul(x2, d0));
+                a21 = f32x4.add(a21, f32x4.mul(x2, d1));
+                a30 = f32x4.add(a30, f32x4.mul(x3, d0));
+                a31 = f32x4.add(a31, f32x4.mul(x3, d1));
+                xq += xStep;
+                dq += dyStep;
+              }
+            }
+            v128.store(out, a00);
+            v128.store(out, a01, 16);
+            v128.store(out + kBytes, a10);
+            v128.store(out + kBytes, a11, 16);
+            v128.store(out + 2 * kBytes, a20);
+            v128.store(out + 2 * kBytes, a21, 16);
+            v128.store(out + 3 * kBytes, a30);
+            v128.store(out + 3 * kBytes, a31, 16);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * dx[n, ih, iw, ci] = Σ over the taps that reach (ih, iw) and all co of dy · w.
+ *
+ * Gather form: output pixel (ih, iw) is reached by tap kh when ih + padT − kh·dH is a multiple of
+ * sH (then oh = that / sH), likewise for kw, so a strided conv skips the zero rows and columns of
+ * the dilated dy instead of multiplying them. `dyp` is dy padded with zeros to
+ * [N, Hq, Wq, K] (dy[n,oh,ow] at [n, oh + offH, ow + offW]) so every tap reads in bounds; `wt` is
+ * the filter as [KH, KW, K, C] (C contiguous); `dx` is [N, H, Wx, C] with Wx a multiple of 4·sW
+ * (columns past the real width are computed and dropped by the caller). C is a multiple of 8.
+ * Four output columns of one phase (iw ≡ p mod sW) read four consecutive dy columns.
+ */
+export function inputGradient(
+  dyp: usize,
+  wt: usize,
+  dx: usize,
+  N: i32,
+  H: i32,
+  Wx: i32,
+  C: i32,
+  Hq: i32,
+  Wq: i32,
+  K: i32,
+  KH: i32,
+  KW: i32,
+  sH: i32,
+  sW: i32,
+  dH: i32,
+  dW: i32,
+  padT: i32,
+  padL: i32,
+  offH: i32,
+  offW: i32,
+): void {
+  const cBytes = (<usize>C) << 2;
+  const pixStep = (<usize>(sW * C)) << 2;
+  const groups = Wx / (4 * sW);
+  for (let n = 0; n < N; n++) {
+    for (let ih = 0; ih < H; ih++) {
+      const rowOut = dx + ((<usize>((n * H + ih) * Wx * C)) << 2);
+      for (let p = 0; p < sW; p++) {
+        for (let g = 0; g < groups; g++) {
+          const iw0 = p + g * 4 * sW;
+          for (let ci = 0; ci < C; ci += 8) {
+            let a00 = f32x4.splat(0);
+            let a01 = f32x4.splat(0);
+            let a10 = f32x4.splat(0);
+            let a11 = f32x4.splat(0);
+            let a20 = f32x4.splat(0);
+            let a21 = f32x4.splat(0);
+            let a30 = f32x4.splat(0);
+            let a31 = f32x4.splat(0);
+            for (let kh = 0; kh < KH; kh++) {
+              const th = ih + padT - kh * dH;
+              // Only taps whose row lands on a dy row (th may be negative: oh < 0 is zero padding).
+              if (th % sH !== 0) continue;
+              const oh = th / sH;
+              const rowIn = dyp + ((<usize>((n * Hq + oh + offH) * Wq)) << 2) * K;
+              for (let kw = 0; kw < KW; kw++) {
+                const tw = iw0 + padL - kw * dW;
+                if (tw % sW !== 0) continue;
+                const ow = tw / sW;
+                let q = rowIn + ((<usize>((ow + offW) * K)) << 2);
+                const kBytes = (<usize>K) << 2;
+                let wq = wt + ((<usize>((kh * KW + kw) * K * C + ci)) << 2);
+                for (let co = 0; co < K; co++) {
+                  const w0 = v128.load(wq);
+                  const w1 = v128.load(wq, 16);
+                  const y0 = v128.load32_splat(q);
+                  const y1 = v128.load32_splat(q + kBytes);
+                  const y2 = v128.load32_splat(q + 2 * kBytes);
+                  const y3 = v128.load32_splat(q + 3 * kBytes);
+                  a00 = f32x4.add(a00, f32x4.mul(y0, w0));
+                  a01 = f32x4.add(a01, f32x4.mul(y0, w1));
+                  a10 = f32x4.add(a10, f32x4.mul(y1, w0));
+                  a11 = f32x4.add(a11, f32x4.mul(y1, w1));
+                  a20 = f32x4.add(a20, f32x4.mul(y2, w0));
+                  a21 = f32x4.add(a21, f32x4.mul(y2, w1));
+                  a30 = f32x4.add(a30, f32x4.mul(y3, w0));
+                  a31 = f32x4.add(a31, f32x4.mul(y3, w1));
+                  q += 4;
+                  wq += cBytes;
+                }
+              }
+            }
+            const o = rowOut + ((<usize>(iw0 * C + ci)) << 2);
+            v128.store(o, a00);
+            v128.store(o, a01, 16);
+            v128.store(o + pixStep, a10);
+            v128.store(o + pixStep, a11, 16);
+            v128.store(o + 2 * pixStep, a20);
+            v128.store(o + 2 * pixStep, a21, 16);
+            v128.store(o + 3 * pixStep, a30);
+            v128.store(o + 3 * pixStep, a31, 16);
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,216 @@
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import type { ConvGeometry } from '../kernels/conv-gradients.js';
+import type { WasmBackendLike } from '../kernels/kernel-scope.js';
+import { SimdArena, type SimdKernelExports, simdKernels } from './simd-module.js';
+
+const roundUp = (v: number, m: number): number => Math.ceil(v / m) * m;
+const floorDiv = (a: number, b: number): number => Math.floor(a / b);
+
+/** A float32 view of a tensor's data on the tfjs wasm heap (re-taken after anything that may grow it). */
+function heapView(backend: WasmBackendLike, t: TensorInfo): Float32Array {
+  const offset = backend.dataIdMap.get(t.dataId)!.memoryOffset;
+  const size = t.shape.reduce((a, b) => a * b, 1);
+  return new Float32Array(backend.wasm.HEAPU8.buffer, offset, size);
+}
+
+/**
+ * Copies NHWC `src` [N,H,W,C] into `dst` [N,Hd,Wd,Cd] at row/column offset (top, left), cropping
+ * what falls outside; `dst` must already be zero where nothing is copied.
+ */
+function copyPadded(
+  src: Float32Array,
+  dims: [number, number, number, number],
+  dst: Float32Array,
+  dDims: [number, number, number],
+  top: number,
+  left: number,
+): void {
+  const [N, H, W, C] = dims;
+  const [Hd, Wd, Cd] = dDims;
+  const j0 = Math.max(0, -left);
+  const j1 = Math.min(W, Wd - left);
+  if (j1 <= j0) return;
+  for (let n = 0; n < N; n++) {
+    for (let i = Math.max(0, -top); i < Math.min(H, Hd - top); i++) {
+      const s = ((n * H + i) * W + j0) * C;
+      const d = ((n * Hd + i + top) * Wd + j0 + left) * Cd;
+      if (C === Cd) {
+        dst.set(src.subarray(s, s + (j1 - j0) * C), d);
+      } else {
+        for (let j = 0; j < j1 - j0; j++) {
+          for (let c = 0; c < C; c++) dst[d + j * Cd + c] = src[s + j * C + c];
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Output rows per block: about 64 KB of dy, so the block stays in L2 while every tile sweeps it,
+ * but at least 256 pixels, so that loading and storing each tile's accumulators (the whole
+ * filter gradient once per block: 9.4 MB for a 3×3 512→512 conv) stays small next to the sweep.
+ */
+function rowsPerBlock(Wo: number, K: number): number {
+  return Math.max(Math.ceil(256 / Wo), Math.floor(16384 / (Wo * K)));
+}
+
+/**
+ * dW of a regular (not depthwise) NHWC conv on the package's SIMD kernel, or null when the
+ * kernels are not loaded.
+ *
+ * @remarks
+ * x is copied zero-padded (spatially by the forward padding, channels to a multiple of 4) and dy
+ * with its channels padded to a multiple of 8, so the kernel has no edge cases; the padded
+ * channels contribute zeros and are dropped from the result.
+ */
+export function simdFilterGradient(backend: WasmBackendLike, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo | null {
+  const k = simdKernels();
+  if (k === null) return null;
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: Cin, outHeight: Ho, outWidth: Wo } = g;
+  const Cout = dy.shape[3];
+  const KH = g.filterHeight;
+  const KW = g.filterWidth;
+  const C4 = roundUp(Cin, 4);
+  const K8 = roundUp(Cout, 8);
+  const Hp = (Ho - 1) * g.strideHeight + (KH - 1) * g.dilationHeight + 1;
+  const Wp = (Wo - 1) * g.strideWidth + (KW - 1) * g.dilationWidth + 1;
+
+  const arena = new SimdArena(k);
+  const xpAt = arena.alloc(N * Hp * Wp * C4);
+  const dyAt = arena.alloc(N * Ho * Wo * K8);
+  const dwAt = arena.alloc(KH * KW * C4 * K8);
+  const xp = arena.view(xpAt, N * Hp * Wp * C4);
+  const exact = C4 === Cin && Hp === H && Wp === W && g.padTop === 0 && g.padLeft === 0;
+  if (!exact) xp.fill(0);
+  copyPadded(heapView(backend, x), [N, H, W, Cin], xp, [Hp, Wp, C4], g.padTop, g.padLeft);
+  const dyv = arena.view(dyAt, N * Ho * Wo * K8);
+  if (K8 !== Cout) dyv.fill(0);
+  copyPadded(heapView(backend, dy), [N, Ho, Wo, Cout], dyv, [Ho, Wo, K8], 0, 0);
+  arena.view(dwAt, KH * KW * C4 * K8).fill(0);
+
+  k.filterGradient(
+    xpAt,
+    dyAt,
+    dwAt,
+    N,
+    Hp,
+    Wp,
+    C4,
+    Ho,
+    Wo,
+    K8,
+    KH,
+    KW,
+    g.strideHeight,
+    g.strideWidth,
+    g.dilationHeight,
+    g.dilationWidth,
+    rowsPerBlock(Wo, K8),
+  );
+
+  const out = backend.makeOutput([KH, KW, Cin, Cout], 'float32');
+  const dst = heapView(backend, out);
+  const dw = arena.view(dwAt, KH * KW * C4 * K8);
+  copyCropped(dw, KH * KW, C4, K8, dst, Cin, Cout);
+  return out;
+}
+
+/** Copies the [R, Ci, Ki] leading part of a [R, Cs, Ks] array into `dst` [R, Ci, Ki]. */
+function copyCropped(src: Float32Array, R: number, Cs: number, Ks: number, dst: Float32Array, Ci: number, Ki: number): void {
+  if (Cs === Ci && Ks === Ki) {
+    dst.set(src.subarray(0, R * Cs * Ks));
+    return;
+  }
+  for (let r = 0; r < R; r++) {
+    for (let c = 0; c < Ci; c++) {
+      const s = (r * Cs + c) * Ks;
+      dst.set(src.subarray(s, s + Ki), (r * Ci + c) * Ki);
+    }
+  }
+}
+
+/**
+ * dx of a regular NHWC conv on the package's SIMD kernel (gather form: a strided conv's input
+ * gradient skips the zeros of the dilated dy), or null when the kernels are not loaded.
+ */
+export function simdInputGradient(backend: WasmBackendLike, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo | null {
+  const k = simdKernels();
+  if (k === null) return null;
+  return runInputGradient(k, backend, dy, filter, g);
+}
+
+function runInputGradient(k: SimdKernelExports, backend: WasmBackendLike, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: Cin, outHeight: Ho, outWidth: Wo } = g;
+  const [KH, KW, , Cout] = filter.shape;
+  const sH = g.strideHeight;
+  const sW = g.strideWidth;
+  const C8 = roundUp(Cin, 8);
+  const Wx = roundUp(W, 4 * sW);
+  // Range of dy rows/columns the gather reads; the padding around dy covers what lies outside.
+  const ohMin = floorDiv(g.padTop - (KH - 1) * g.dilationHeight, sH);
+  const ohMax = floorDiv(H - 1 + g.padTop, sH);
+  const owMin = floorDiv(g.padLeft - (KW - 1) * g.dilationWidth, sW);
+  const owMax = floorDiv(Wx - 1 + g.padLeft, sW);
+  const offH = Math.max(0, -ohMin);
+  const offW = Math.max(0, -owMin);
+  const Hq = offH + Math.max(Ho, ohMax + 1);
+  const Wq = offW + Math.max(Wo, owMax + 1);
+
+  const arena = new SimdArena(k);
+  const dypAt = arena.alloc(N * Hq * Wq * Cout);
+  const wtAt = arena.alloc(KH * KW * Cout * C8);
+  const dxAt = arena.alloc(N * H * Wx * C8);
+  const dyp = arena.view(dypAt, N * Hq * Wq * Cout);
+  if (Hq !== Ho || Wq !== Wo) dyp.fill(0);
+  copyPadded(heapView(backend, dy), [N, Ho, Wo, Cout], dyp, [Hq, Wq, Cout], offH, offW);
+  // wt[kh,kw,co,ci] = filter[kh,kw,ci,co], ci padded to C8.
+  const f = heapView(backend, filter);
+  const wt = arena.view(wtAt, KH * KW * Cout * C8);
+  wt.fill(0);
+  for (let t = 0; t < KH * KW; t++) {
+    for (let ci = 0; ci < Cin; ci++) {
+      const s = (t * Cin + ci) * Cout;
+      const d = t * Cout * C8 + ci;
+      for (let co = 0; co < Cout; co++) wt[d + co * C8] = f[s + co];
+    }
+  }
+
+  k.inputGradient(
+    dypAt,
+    wtAt,
+    dxAt,
+    N,
+    H,
+    Wx,
+    C8,
+    Hq,
+    Wq,
+    Cout,
+    KH,
+    KW,
+    sH,
+    sW,
+    g.dilationHeight,
+    g.dilationWidth,
+    g.padTop,
+    g.padLeft,
+    offH,
+    offW,
+  );
+
+  const out = backend.makeOutput([N, H, W, Cin], 'float32');
+  const dst = heapView(backend, out);
+  const dx = arena.view(dxAt, N * H * Wx * C8);
+  if (Wx === W && C8 === Cin) {
+    dst.set(dx);
+  } else {
+    // Each row of dx: its first W pixels, each pixel's first Cin channels.
+    for (let r = 0; r < N * H; r++) {
+      for (let j = 0; j < W; j++) {
+        const s = (r * Wx + j) * C8;
+        dst.set(dx.subarray(s, s + Cin), (r * W + j) * Cin);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,93 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  registerWasmTrainingKernels,
+  setSimdConvGradients,
+  simdKernelsStatus,
+  unregisterWasmTrainingKernels,
+} from '@unlearnjs/backend-wasm';
+import { expectSameOnWasm, relativeError, spec } from './helpers.js';
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  registerWasmTrainingKernels();
+});
+afterAll(() => {
+  unregisterWasmTrainingKernels();
+});
+afterEach(() => setSimdConvGradients(true));
+
+type Pad = 'same' | 'valid';
+
+/**
+ * [batch, H, W, Cin, Cout, k, stride, pad]: channel counts on and off the 4×8 tile, several tiles,
+ * odd sizes; outputs at least 8 wide, where the filter gradient uses the SIMD kernel.
+ */
+const shapes: Array<[number, number, number, number, number, number, number, Pad]> = [
+  [2, 9, 16, 8, 16, 3, 1, 'same'],
+  [3, 10, 17, 12, 24, 3, 2, 'same'],
+  [2, 11, 19, 5, 13, 3, 2, 'valid'],
+  [2, 8, 16, 16, 8, 1, 2, 'same'],
+  [1, 13, 25, 4, 8, 5, 3, 'same'],
+  [4, 6, 10, 32, 40, 3, 1, 'valid'],
+  [2, 12, 32, 3, 16, 4, 4, 'same'],
+];
+
+function outSize(size: number, k: number, s: number, pad: Pad): number {
+  return pad === 'same' ? Math.ceil(size / s) : Math.floor((size - k) / s) + 1;
+}
+
+describe('the SIMD kernels of simd-kernels.wasm', () => {
+  it('are built and loaded (pnpm install runs build:simd)', () => {
+    expect(simdKernelsStatus()).toMatchObject({ available: true });
+  });
+
+  it.each(shapes)('dW equals the cpu backend: n=%i %ix%i %i→%i k=%i s=%i %s', async (n, h, w, cin, cout, k, s, pad) => {
+    const inputs = [spec([n, h, w, cin], 21), spec([n, outSize(h, k, s, pad), outSize(w, k, s, pad), cout], 22)];
+    const err = await expectSameOnWasm(
+      inputs,
+      (x, dy) =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x, dy },
+            { strides: [s, s], pad, dataFormat: 'NHWC', filterShape: [k, k, cin, cout] },
+          ) as tf.Tensor,
+      undefined,
+      2e-6,
+    );
+    expect(err).toBeLessThan(2e-6);
+  });
+
+  it.each(shapes)('dx equals the cpu backend: n=%i %ix%i %i→%i k=%i s=%i %s', async (n, h, w, cin, cout, k, s, pad) => {
+    const inputs = [spec([n, outSize(h, k, s, pad), outSize(w, k, s, pad), cout], 23), spec([k, k, cin, cout], 24)];
+    await expectSameOnWasm(
+      inputs,
+      (dy, filter) =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy, filter },
+            { strides: [s, s], pad, dataFormat: 'NHWC', inputShape: [n, h, w, cin] },
+          ) as tf.Tensor,
+      undefined,
+      2e-6,
+    );
+  });
+
+  it('give the same gradients as the XNNPACK formulations they replace', async () => {
+    const x = tf.tensor4d(spec([8, 16, 16, 16], 25).data, [8, 16, 16, 16]);
+    const w = tf.tensor4d(spec([3, 3, 16, 32], 26).data, [3, 3, 16, 32]);
+    const r = tf.tensor4d(spec([8, 8, 8, 32], 27).data, [8, 8, 8, 32]);
+    const grads = () =>
+      tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 2, 'same'), r)))([x, w]);
+    const [dxSimd, dwSimd] = grads();
+    setSimdConvGradients(false);
+    const [dxXnn, dwXnn] = grads();
+    expect(relativeError(await dxSimd.data(), await dxXnn.data())).toBeLessThan(2e-6);
+    expect(relativeError(await dwSimd.data(), await dwXnn.data())).toBeLessThan(2e-6);
+    tf.dispose([x, w, r, dxSimd, dwSimd, dxXnn, dwXnn]);
+  });
+});
