@@ -118,15 +118,18 @@ describe('batchNorm', () => {
   it('keeps the running update out of the gradient (matches the gradient of the formula without it)', () => {
     const { x, gamma, beta, rm, rv } = setup();
     const probe = tf.tensor4d(randomArray(new Rng(9), xs.length), [n, h, w, c]);
-    const g = tf.grads((xx: tf.Tensor, gg: tf.Tensor) => tf.sum(tf.mul(batchNorm(xx as tf.Tensor4D, gg, beta, rm, rv, true), probe)));
-    const reference = tf.grads((xx: tf.Tensor, gg: tf.Tensor) => {
+    const g = tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) =>
+      tf.sum(tf.mul(batchNorm(xx as tf.Tensor4D, gg, bb, rm, rv, true), probe)),
+    );
+    // The formula, differentiated by the tape (batchNorm's own backward pass is closed-form).
+    const reference = tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
       const mu = tf.mean(xx, [0, 1, 2]);
       const centered = tf.sub(xx, mu);
       const v = tf.mean(tf.square(centered), [0, 1, 2]);
-      return tf.sum(tf.mul(tf.add(tf.mul(tf.div(centered, tf.sqrt(tf.add(v, NORM_EPSILON))), gg), beta), probe));
+      return tf.sum(tf.mul(tf.add(tf.mul(tf.div(centered, tf.sqrt(tf.add(v, NORM_EPSILON))), gg), bb), probe));
     });
-    const [dx, dg] = g([x, gamma]);
-    const [rx, rg] = reference([x, gamma]);
+    const [dx, dg, db] = g([x, gamma, beta]);
+    const [rx, rg, rb] = reference([x, gamma, beta]);
     const close = (a: tf.Tensor, b: tf.Tensor) => {
       const av = a.dataSync();
       const bv = b.dataSync();
@@ -134,7 +137,8 @@ describe('batchNorm', () => {
     };
     close(dx, rx);
     close(dg, rg);
-    tf.dispose([x, gamma, beta, rm, rv, probe, dx, dg, rx, rg]);
+    close(db, rb);
+    tf.dispose([x, gamma, beta, rm, rv, probe, dx, dg, db, rx, rg, rb]);
   });
 });
 
@@ -150,6 +154,29 @@ describe('layerNorm, dense, gelu', () => {
       expect(s).toBeCloseTo(1, 4);
     }
     tf.dispose([x, y]);
+  });
+
+  it('layerNorm gradients (x, gamma, beta) equal the taped gradients of the formula', () => {
+    const rng = new Rng(4);
+    const x = tf.tensor3d(randomArray(rng, 2 * 3 * 6), [2, 3, 6]);
+    const gamma = tf.tensor1d(randomArray(rng, 6));
+    const beta = tf.tensor1d(randomArray(rng, 6));
+    const probe = tf.tensor3d(randomArray(rng, 2 * 3 * 6), [2, 3, 6]);
+    const ours = tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(layerNorm(xx, gg, bb), probe)));
+    const reference = tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+      const centered = tf.sub(xx, tf.mean(xx, 2, true));
+      const v = tf.mean(tf.square(centered), 2, true);
+      return tf.sum(tf.mul(tf.add(tf.mul(tf.div(centered, tf.sqrt(tf.add(v, NORM_EPSILON))), gg), bb), probe));
+    });
+    const got = ours([x, gamma, beta]);
+    const want = reference([x, gamma, beta]);
+    for (let k = 0; k < 3; k++) {
+      expect(got[k].shape).toEqual(want[k].shape);
+      const a = got[k].dataSync();
+      const b = want[k].dataSync();
+      for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i], 4);
+    }
+    tf.dispose([x, gamma, beta, probe, ...got, ...want]);
   });
 
   it('dense on a rank-3 input equals the per-token product', () => {

@@ -80,20 +80,39 @@ export function batchNorm(
     const shift = tf.sub(beta, tf.mul(runningMean, scale));
     return tf.add(tf.mul(x, scale), shift) as tf.Tensor4D;
   }
-  const mean = tf.mean(x, [0, 1, 2]);
-  const centered = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(centered), [0, 1, 2]);
   const n = x.shape[0] * x.shape[1] * x.shape[2];
   const unbias = n > 1 ? n / (n - 1) : 1;
   const m = BATCH_NORM_MOMENTUM;
-  tf.tidy(() => {
-    const newMean = tf.add(tf.mul(runningMean, 1 - m), tf.mul(mean, m));
-    const newVar = tf.add(tf.mul(runningVar, 1 - m), tf.mul(variance, m * unbias));
-    runningMean.assign(newMean);
-    runningVar.assign(newVar);
+  // Closed-form backward pass: the taped one (through two means, a square and the broadcasts)
+  // makes ~12 activation-sized passes, among them a ones(x.shape) product per mean; this one 5.
+  const normalise = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xs, g, b, save] = args as [tf.Tensor4D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const mean = tf.mean(xs, [0, 1, 2]);
+    const centered = tf.sub(xs, mean);
+    const variance = tf.mean(tf.square(centered), [0, 1, 2]);
+    tf.tidy(() => {
+      runningMean.assign(tf.add(tf.mul(runningMean, 1 - m), tf.mul(mean, m)));
+      runningVar.assign(tf.add(tf.mul(runningVar, 1 - m), tf.mul(variance, m * unbias)));
+    });
+    const invStd = tf.rsqrt(tf.add(variance, NORM_EPSILON));
+    const scale = tf.mul(g, invStd);
+    save([centered, invStd, scale]);
+    return {
+      value: tf.add(tf.mul(centered, scale), b),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [c, inv, sc] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+        const gy = dy as tf.Tensor4D;
+        const dBeta = tf.sum(gy, [0, 1, 2]);
+        const dot = tf.sum(tf.mul(gy, c), [0, 1, 2]); // Σ dy·(x − μ)
+        // dx = scale·(dy − Σdy/n − (x − μ)·invStd²·Σdy(x − μ)/n)
+        const k = tf.div(tf.mul(tf.mul(sc, tf.square(inv)), dot), n);
+        const shift = tf.div(tf.mul(sc, dBeta), n);
+        const dx = tf.sub(tf.sub(tf.mul(gy, sc), tf.mul(c, k)), shift);
+        return [dx, tf.mul(dot, inv), dBeta];
+      },
+    };
   });
-  const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, NORM_EPSILON)));
-  return tf.add(tf.mul(centered, scale), beta) as tf.Tensor4D;
+  return normalise(x, gamma, beta) as tf.Tensor4D;
 }
 
 /**
@@ -105,12 +124,33 @@ export function batchNorm(
  * @returns the normalised tensor; the caller disposes it
  */
 export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor): T {
+  return layerNormWithGrad(x, gamma, beta) as T;
+}
+
+/** Layer norm with a closed-form backward pass (the taped one multiplies by ones(x.shape) per mean). */
+const layerNormWithGrad = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   const axis = x.rank - 1;
   const mean = tf.mean(x, axis, true);
   const centered = tf.sub(x, mean);
   const variance = tf.mean(tf.square(centered), axis, true);
-  return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, NORM_EPSILON))), gamma), beta) as T;
-}
+  const invStd = tf.rsqrt(tf.add(variance, NORM_EPSILON));
+  const xHat = tf.mul(centered, invStd);
+  save([xHat, invStd, gamma]);
+  return {
+    value: tf.add(tf.mul(xHat, gamma), beta),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [xh, inv, g] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const gy = dy as tf.Tensor;
+      const last = gy.rank - 1;
+      const leading = Array.from({ length: last }, (_, i) => i);
+      const gx = tf.mul(gy, g);
+      // dx = invStd·(g·dy − mean(g·dy) − x̂·mean(g·dy·x̂)), means over the normalised axis.
+      const dx = tf.mul(tf.sub(tf.sub(gx, tf.mean(gx, last, true)), tf.mul(xh, tf.mean(tf.mul(gx, xh), last, true))), inv);
+      return [dx, tf.sum(tf.mul(gy, xh), leading), tf.sum(gy, leading)];
+    },
+  };
+});
 
 /**
  * Matrix product `a · b` of two rank-2 or two rank-3 (batched) tensors without transposes,
