@@ -36,42 +36,6 @@ export const PEER_ARGS: Record<BenchModel, string[]> = {
   'vit-192x6': ['--model', 'vit'],
 };
 
-/** Usable wasm heap (32-bit address space, 4 GiB, less the module, weights and fragmentation). */
-export const WASM_HEAP_BUDGET_MB = 3800;
-
-/**
- * Rough wasm heap per training image (activations kept for the backward pass plus gradient
- * temporaries), from the peak heap sizes of training steps at batch 64 with tfjs 4.22 and the
- * zero-copy `Identity` of @unlearnjs/backend-wasm (docs/performance.md): ResNet-18 w16 614 MB,
- * the ViT 2,190 MB; ResNet-18 grows about linearly with the width (w64 ≈ 43 MB/image, from
- * ~3.5 GB at batch 64 before the zero-copy Identity, scaled as w16 shrank).
- */
-export function trainHeapMBPerImage(model: BenchModel): number {
-  if (model === 'vit-192x6') return 34;
-  return model === 'resnet18-w64' ? 43 : 10;
-}
-
-/**
- * Why a wasm training configuration cannot fit the heap, or undefined when it should fit.
- * @param model - benchmark model
- * @param batch - images per step
- * @param microBatch - images per forward/backward pass (gradient accumulation), if any
- */
-export function heapRefusal(model: BenchModel, batch: number, microBatch?: number): string | undefined {
-  const pass = microBatch !== undefined && microBatch < batch ? microBatch : batch;
-  const estimate = 300 + trainHeapMBPerImage(model) * pass;
-  if (estimate <= WASM_HEAP_BUDGET_MB) return undefined;
-  const fits = largestFittingMicroBatch(model);
-  return `training ${model} on wasm with ${pass} images per pass needs ~${(estimate / 1024).toFixed(1)} GB of the 4 GiB (32-bit) wasm heap and aborts; use gradient accumulation: train({ microBatch: ${fits} }) (bench: --micro-batch ${fits})`;
-}
-
-/** The largest power-of-two micro-batch whose training pass fits the wasm heap. */
-export function largestFittingMicroBatch(model: BenchModel): number {
-  let m = 1;
-  while (300 + trainHeapMBPerImage(model) * m * 2 <= WASM_HEAP_BUDGET_MB) m *= 2;
-  return m;
-}
-
 /**
  * Expected images/s of the pure-JavaScript cpu backend (tfjs 4.22, 2-core Zen 4; wasm-notes),
  * used to skip measurements that would take minutes each.

@@ -51,6 +51,8 @@ export interface MeasureResult {
   peakRssMB: number;
   /** Size the wasm heap grew to, MB (wasm backend only). */
   wasmHeapMB?: number;
+  /** Micro-batch core's train() chose to fit the wasm heap (no --micro-batch given). */
+  plannedMicroBatch?: number;
   backendDetail: string;
   /** Threads the wasm backend ran (wasm only). */
   threads?: number;
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
   const seconds: number[] = [];
   const cpuSeconds: number[] = [];
   let imagesPerRun = req.batch;
+  let plannedMicroBatch: number | undefined;
 
   if (req.mode === 'train') {
     // One epoch of core's own train(): each batch is a full step (forward in training mode,
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
     // loss read back); the progress ticks time each step.
     const steps = req.warmup + req.runs;
     const data = fullSubset(syntheticImages(req.batch * steps, rng));
-    await train(model, {
+    const report = await train(model, {
       data,
       epochs: 1,
       batchSize: req.batch,
@@ -89,6 +92,7 @@ async function main(): Promise<void> {
       microBatch: req.microBatch,
       services: runServices(container, 'bench'),
     });
+    plannedMicroBatch = req.microBatch === undefined ? report.microBatch : undefined;
     for (let i = req.warmup + 1; i < stamps.length; i++) {
       seconds.push((stamps[i] - stamps[i - 1]) / 1000);
       cpuSeconds.push(cpuStamps[i] - cpuStamps[i - 1]);
@@ -160,6 +164,7 @@ async function main(): Promise<void> {
     backendDetail: info.detail,
     threads: info.threads,
     warnings: logger.lines.filter((l) => l.startsWith('warn:')),
+    ...(plannedMicroBatch !== undefined ? { plannedMicroBatch } : {}),
   };
   model.dispose();
   process.stdout.write(`BENCH_RESULT ${JSON.stringify({ ...result, median: median(seconds) })}\n`);

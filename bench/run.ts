@@ -24,17 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BackendName, BACKEND_ORDER, createMemoryLogger, initBackend } from '@unlearnjs/core';
-import {
-  ALL_MODELS,
-  ALL_MODES,
-  type BenchMode,
-  type BenchModel,
-  FORWARD_GFLOP,
-  PEER_ARGS,
-  heapRefusal,
-  largestFittingMicroBatch,
-  slowSkip,
-} from './configs.js';
+import { ALL_MODELS, ALL_MODES, type BenchMode, type BenchModel, FORWARD_GFLOP, PEER_ARGS, slowSkip } from './configs.js';
 import type { MeasureRequest } from './measure.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -182,6 +172,7 @@ async function measure(args: Args, req: MeasureRequest, measured: Measured[]): P
     backendDetail: string;
     threads?: number;
     warnings?: string[];
+    plannedMicroBatch?: number;
   };
   const ips = r.imagesPerRun / median(r.seconds);
   const factor = req.mode === 'infer' ? 1 : 3;
@@ -193,6 +184,7 @@ async function measure(args: Args, req: MeasureRequest, measured: Measured[]): P
     peakRssMB: r.peakRssMB,
     ...(r.wasmHeapMB !== undefined ? { wasmHeapMB: r.wasmHeapMB } : {}),
     ...(r.threads !== undefined ? { threads: r.threads } : {}),
+    ...(r.plannedMicroBatch !== undefined ? { plannedMicroBatch: r.plannedMicroBatch } : {}),
     ...(r.warnings?.length ? { warnings: r.warnings } : {}),
     runs: r.seconds.length,
     secondsPerRun: r.seconds.map((s) => Number(s.toFixed(3))),
@@ -314,17 +306,8 @@ async function main(): Promise<void> {
             microBatch: args.microBatch,
             ...(backend === 'wasm' && args.wasmThreads !== undefined ? { wasmThreads: args.wasmThreads } : {}),
           };
-          if (backend === 'wasm' && mode === 'train') {
-            const refusal = heapRefusal(model, batch, args.microBatch);
-            if (refusal) {
-              emit({ ...key, status: 'refused', reason: refusal });
-              // The memory approach that works: the same step with gradient accumulation.
-              if (args.microBatch === undefined && !args.quick) {
-                await measure(args, { ...req, microBatch: largestFittingMicroBatch(model) }, measured);
-              }
-              continue;
-            }
-          }
+          // Batches too large for the wasm heap need no special case: core's train() plans the
+          // images per pass before the first step and reports the micro-batch it chose.
           await measure(args, req, measured);
         }
       }

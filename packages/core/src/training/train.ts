@@ -9,6 +9,7 @@ import type { EpochLog } from '../plugins/kinds.js';
 import type { RunServices } from '../plugins/services.js';
 import { parseOptions } from '../registry/parse-options.js';
 import { throwIfAborted } from './abort.js';
+import { planWasmHeap } from './wasm-heap-plan.js';
 import { ensureGradients } from './gradients.js';
 import { evaluateAccuracy } from './predict.js';
 import { learningRateAt, scheduleSchema } from './schedule.js';
@@ -95,6 +96,8 @@ export interface TrainReport {
   imagesPerSecond: number;
   /** The epoch training resumed at (0 when it started fresh). */
   resumedAt: number;
+  /** Images per forward/backward pass when batches were split (asked for, or planned to fit the wasm heap). */
+  microBatch?: number;
 }
 
 function isFiniteNumber(x: number): boolean {
@@ -151,6 +154,22 @@ export async function train(model: Model, options: TrainOptions): Promise<TrainR
 
   const vars = model.trainableVariables();
   const varList = [...vars.values()];
+  // The wasm heap is 32-bit: plan the images per pass before the first step, so a batch that
+  // cannot fit is split into micro-batches (or refused) instead of aborting the module mid-run.
+  let microBatch = cfg.microBatch;
+  if (tf.getBackend() === 'wasm' && startEpoch < cfg.epochs && options.data.indices.length > 0) {
+    const { height, width, channels } = options.data.source;
+    const batch = Math.min(cfg.batchSize, options.data.indices.length);
+    const plan = await planWasmHeap(model, batch, cfg.microBatch, [height, width, channels], varList).catch((err: unknown) => {
+      throw asOutOfMemory(err, batch, cfg.microBatch) ?? err;
+    });
+    if (plan.microBatch < batch && cfg.microBatch === undefined) {
+      microBatch = plan.microBatch;
+      logger.info(
+        `${cfg.label}: a pass of ${batch} images would need ~${((plan.baseBytes + batch * plan.bytesPerImage) / 1024 ** 3).toFixed(1)} GB of the 4 GiB wasm heap; accumulating gradients over micro-batches of ${microBatch} (the same update).`,
+      );
+    }
+  }
   const t0 = performance.now();
   let images = 0;
   let accuracy: number | undefined;
@@ -177,7 +196,7 @@ export async function train(model: Model, options: TrainOptions): Promise<TrainR
         try {
           throwIfAborted(signal);
           const b = batch.x.shape[0];
-          const micro = cfg.microBatch && cfg.microBatch < b ? cfg.microBatch : b;
+          const micro = microBatch && microBatch < b ? microBatch : b;
           let lossValue = 0;
           let batchCorrect = 0;
           let grads: Record<string, tf.Tensor> = {};
@@ -237,7 +256,7 @@ export async function train(model: Model, options: TrainOptions): Promise<TrainR
           batchIndex++;
           task.tick(b, { loss: lossSum / seen, acc: (100 * correct) / seen, lr });
         } catch (err) {
-          throw asOutOfMemory(err, batch.x.shape[0], cfg.microBatch) ?? err;
+          throw asOutOfMemory(err, batch.x.shape[0], microBatch) ?? err;
         } finally {
           batch.x.dispose();
           batch.y.dispose();
@@ -267,7 +286,14 @@ export async function train(model: Model, options: TrainOptions): Promise<TrainR
     optimizer.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { epochs: logs, accuracy, seconds, imagesPerSecond: images / Math.max(seconds, 1e-9), resumedAt: startEpoch };
+  return {
+    epochs: logs,
+    accuracy,
+    seconds,
+    imagesPerSecond: images / Math.max(seconds, 1e-9),
+    resumedAt: startEpoch,
+    ...(microBatch !== undefined && microBatch < cfg.batchSize ? { microBatch } : {}),
+  };
 }
 
 /**

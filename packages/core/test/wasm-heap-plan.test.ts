@@ -1,0 +1,78 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  UnlearnError,
+  createContainer,
+  createMemoryLogger,
+  createModel,
+  initBackend,
+  planWasmHeap,
+  registerCoreModels,
+} from '@unlearnjs/core';
+
+beforeAll(async () => {
+  await initBackend('wasm', { logger: createMemoryLogger() });
+});
+
+function tinyResNet() {
+  return createModel(createContainer({ seed: 2, use: [registerCoreModels] }), 'resnet18', { width: 4 });
+}
+
+describe('planWasmHeap', () => {
+  it('keeps the batch when it fits and leaves weights and batch-norm buffers bit-identical', async () => {
+    const model = tinyResNet();
+    const before = new Map([...model.params, ...model.buffers].map(([n, v]) => [n, Array.from(v.dataSync())]));
+    const tensors = tf.memory().numTensors;
+    const plan = await planWasmHeap(model, 16, undefined, [32, 32, 3], [...model.trainableVariables().values()]);
+    expect(plan.microBatch).toBe(16);
+    expect(plan.bytesPerImage).toBeGreaterThan(0);
+    expect(plan.predictedBytes).toBe(plan.baseBytes + 16 * plan.bytesPerImage);
+    for (const [n, v] of [...model.params, ...model.buffers]) expect(Array.from(v.dataSync())).toEqual(before.get(n));
+    expect(tf.memory().numTensors).toBe(tensors);
+    model.dispose();
+  });
+
+  it('predicts the peak of a larger pass from passes of 1 and 2 images (linear in the batch)', async () => {
+    const model = tinyResNet();
+    const vars = [...model.trainableVariables().values()];
+    const plan = await planWasmHeap(model, 8, undefined, [32, 32, 3], vars);
+    const start = tf.memory().numBytes;
+    const info = await tf.profile(() =>
+      tf.tidy(() => {
+        const x = tf.zeros([8, 32, 32, 3]) as tf.Tensor4D;
+        const { value, grads } = tf.variableGrads(() => tf.mean(model.forward(x, { training: true })) as tf.Scalar, vars);
+        tf.dispose([value, ...Object.values(grads)]);
+      }),
+    );
+    const actual = info.peakBytes - start + tf.memory().numBytes;
+    expect(Math.abs(plan.predictedBytes - actual) / actual).toBeLessThan(0.05);
+    model.dispose();
+  });
+
+  it('splits the batch into equal micro-batches when a pass would not fit the heap', async () => {
+    const model = tinyResNet();
+    const vars = [...model.trainableVariables().values()];
+    const probe = await planWasmHeap(model, 64, undefined, [32, 32, 3], vars);
+    // A heap that holds ~20 images per pass at the plan share.
+    const heapBytes = (probe.baseBytes + 20.5 * probe.bytesPerImage) / 0.85;
+    const plan = await planWasmHeap(model, 64, undefined, [32, 32, 3], vars, { heapBytes });
+    expect(plan.microBatch).toBe(16); // 64 in 4 passes of 16 (3 passes would need 22)
+    expect(plan.predictedBytes).toBeLessThanOrEqual(heapBytes * 0.85);
+    model.dispose();
+  });
+
+  it('refuses up front, with a coded error and a suggestion, a micro-batch or model that cannot fit', async () => {
+    const model = tinyResNet();
+    const vars = [...model.trainableVariables().values()];
+    const probe = await planWasmHeap(model, 64, undefined, [32, 32, 3], vars);
+    const heapBytes = (probe.baseBytes + 20.5 * probe.bytesPerImage) / 0.85;
+    const err = await planWasmHeap(model, 64, 32, [32, 32, 3], vars, { heapBytes }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnlearnError);
+    expect((err as UnlearnError).code).toBe('UNLEARN_OUT_OF_MEMORY');
+    expect((err as UnlearnError).message).toMatch(/microBatch: 20 or less/);
+    const none = await planWasmHeap(model, 64, undefined, [32, 32, 3], vars, { heapBytes: probe.baseBytes }).catch((e: unknown) => e);
+    expect((none as UnlearnError).code).toBe('UNLEARN_OUT_OF_MEMORY');
+    model.dispose();
+  });
+});
