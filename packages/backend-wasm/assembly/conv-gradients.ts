@@ -5,6 +5,16 @@
 // that every kernel reads in bounds and every channel count is a multiple of the vector tile:
 // no edge cases in the inner loops. All sizes are in elements, all pointers in bytes.
 
+/**
+ * a·b + c per lane. The relaxed-SIMD build (simd-kernels-relaxed.wasm) emits one fused
+ * multiply-add (`f32x4.relaxed_madd`, an FMA instruction where the CPU has one); the baseline
+ * build a multiply and an add. The branch is a compile-time constant and folds away.
+ */
+function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
 /** First byte the JS side may use for operands (everything above is free). */
 export function heapBase(): usize {
   return (__heap_base + 15) & ~(15 as usize);
@@ -70,14 +80,14 @@ export function filterGradient(
                 const x1 = v128.load32_splat(xq + 4);
                 const x2 = v128.load32_splat(xq + 8);
                 const x3 = v128.load32_splat(xq + 12);
-                a00 = f32x4.add(a00, f32x4.mul(x0, d0));
-                a01 = f32x4.add(a01, f32x4.mul(x0, d1));
-                a10 = f32x4.add(a10, f32x4.mul(x1, d0));
-                a11 = f32x4.add(a11, f32x4.mul(x1, d1));
-                a20 = f32x4.add(a20, f32x4.mul(x2, d0));
-                a21 = f32x4.add(a21, f32x4.mul(x2, d1));
-                a30 = f32x4.add(a30, f32x4.mul(x3, d0));
-                a31 = f32x4.add(a31, f32x4.mul(x3, d1));
+                a00 = madd(x0, d0, a00);
+                a01 = madd(x0, d1, a01);
+                a10 = madd(x1, d0, a10);
+                a11 = madd(x1, d1, a11);
+                a20 = madd(x2, d0, a20);
+                a21 = madd(x2, d1, a21);
+                a30 = madd(x3, d0, a30);
+                a31 = madd(x3, d1, a31);
                 xq += xStep;
                 dq += dyStep;
               }
@@ -104,7 +114,8 @@ export function filterGradient(
  * sH (then oh = that / sH), likewise for kw, so a strided conv skips the zero rows and columns of
  * the dilated dy instead of multiplying them. `dyp` is dy padded with zeros to
  * [N, Hq, Wq, K] (dy[n,oh,ow] at [n, oh + offH, ow + offW]) so every tap reads in bounds; `wt` is
- * the filter as [KH, KW, K, C] (C contiguous); `dx` is [N, H, Wx, C] with Wx a multiple of 4·sW
+ * the filter packed as [C/8, KH, KW, K, 8] (each 8-channel tile's taps one contiguous stream);
+ * `dx` is [N, H, Wx, C] with Wx a multiple of 4·sW
  * (columns past the real width are computed and dropped by the caller). C is a multiple of 8.
  * Four output columns of one phase (iw ≡ p mod sW) read four consecutive dy columns.
  */
@@ -130,7 +141,6 @@ export function inputGradient(
   offH: i32,
   offW: i32,
 ): void {
-  const cBytes = (<usize>C) << 2;
   const pixStep = (<usize>(sW * C)) << 2;
   const groups = Wx / (4 * sW);
   for (let n = 0; n < N; n++) {
@@ -160,7 +170,7 @@ export function inputGradient(
                 const ow = tw / sW;
                 let q = rowIn + ((<usize>((ow + offW) * K)) << 2);
                 const kBytes = (<usize>K) << 2;
-                let wq = wt + ((<usize>((kh * KW + kw) * K * C + ci)) << 2);
+                let wq = wt + ((<usize>((((ci >> 3) * KH + kh) * KW + kw) * K)) << 5);
                 for (let co = 0; co < K; co++) {
                   const w0 = v128.load(wq);
                   const w1 = v128.load(wq, 16);
@@ -168,16 +178,16 @@ export function inputGradient(
                   const y1 = v128.load32_splat(q + kBytes);
                   const y2 = v128.load32_splat(q + 2 * kBytes);
                   const y3 = v128.load32_splat(q + 3 * kBytes);
-                  a00 = f32x4.add(a00, f32x4.mul(y0, w0));
-                  a01 = f32x4.add(a01, f32x4.mul(y0, w1));
-                  a10 = f32x4.add(a10, f32x4.mul(y1, w0));
-                  a11 = f32x4.add(a11, f32x4.mul(y1, w1));
-                  a20 = f32x4.add(a20, f32x4.mul(y2, w0));
-                  a21 = f32x4.add(a21, f32x4.mul(y2, w1));
-                  a30 = f32x4.add(a30, f32x4.mul(y3, w0));
-                  a31 = f32x4.add(a31, f32x4.mul(y3, w1));
+                  a00 = madd(y0, w0, a00);
+                  a01 = madd(y0, w1, a01);
+                  a10 = madd(y1, w0, a10);
+                  a11 = madd(y1, w1, a11);
+                  a20 = madd(y2, w0, a20);
+                  a21 = madd(y2, w1, a21);
+                  a30 = madd(y3, w0, a30);
+                  a31 = madd(y3, w1, a31);
                   q += 4;
-                  wq += cBytes;
+                  wq += 32;
                 }
               }
             }

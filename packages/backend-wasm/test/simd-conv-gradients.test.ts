@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import {
+  loadSimdKernels,
   registerWasmTrainingKernels,
   setSimdConvGradients,
   simdKernelsStatus,
@@ -21,7 +23,7 @@ type Pad = 'same' | 'valid';
 
 /**
  * [batch, H, W, Cin, Cout, k, stride, pad]: channel counts on and off the 4×8 tile, several tiles,
- * odd sizes; outputs at least 8 wide, where the filter gradient uses the SIMD kernel.
+ * odd sizes, 4×4 maps; with FMA every one of them takes the SIMD path.
  */
 const shapes: Array<[number, number, number, number, number, number, number, Pad]> = [
   [2, 9, 16, 8, 16, 3, 1, 'same'],
@@ -31,15 +33,29 @@ const shapes: Array<[number, number, number, number, number, number, number, Pad
   [1, 13, 25, 4, 8, 5, 3, 'same'],
   [4, 6, 10, 32, 40, 3, 1, 'valid'],
   [2, 12, 32, 3, 16, 4, 4, 'same'],
+  [3, 4, 4, 16, 24, 3, 1, 'same'],
+  [2, 8, 8, 40, 16, 3, 2, 'same'],
+];
+
+const BUILDS = [
+  { file: 'simd-kernels-relaxed.wasm', fusedMultiplyAdd: true },
+  { file: 'simd-kernels.wasm', fusedMultiplyAdd: false },
 ];
 
 function outSize(size: number, k: number, s: number, pad: Pad): number {
   return pad === 'same' ? Math.ceil(size / s) : Math.floor((size - k) / s) + 1;
 }
 
-describe('the SIMD kernels of simd-kernels.wasm', () => {
-  it('are built and loaded (pnpm install runs build:simd)', () => {
-    expect(simdKernelsStatus()).toMatchObject({ available: true });
+describe('the SIMD kernels', () => {
+  it('are built and loaded, with fused multiply-adds on this Node (pnpm install runs build:simd)', () => {
+    expect(simdKernelsStatus()).toMatchObject({ available: true, fusedMultiplyAdd: true });
+  });
+});
+
+describe.each(BUILDS)('the SIMD kernels of $file', ({ file, fusedMultiplyAdd }) => {
+  beforeAll(() => {
+    simdKernelsStatus(); // the default load turns on relaxed SIMD where Node needs a flag
+    loadSimdKernels(readFileSync(new URL(`../build/${file}`, import.meta.url)), { fusedMultiplyAdd });
   });
 
   it.each(shapes)('dW equals the cpu backend: n=%i %ix%i %i→%i k=%i s=%i %s', async (n, h, w, cin, cout, k, s, pad) => {

@@ -10,10 +10,23 @@ import type {
 import { filterGradient, geometryOf, inputGradient } from './conv-gradients.js';
 import { type StockKernels, type WasmBackendLike, withScope } from './kernel-scope.js';
 import { simdFilterGradient, simdInputGradient } from '../simd/conv-gradients-simd.js';
-import { simdConvGradientsWanted } from '../simd/simd-module.js';
+import { simdConvGradientsWanted, simdKernelsHaveFma } from '../simd/simd-module.js';
 
-/** Narrowest output map on which {@link makeConv2DBackpropFilter} uses the SIMD kernel. */
-export const SIMD_FILTER_MIN_OUT_WIDTH = 8;
+/**
+ * Narrowest output map on which {@link makeConv2DBackpropFilter} uses the SIMD kernel: it sweeps
+ * output rows, and on 4-wide rows it only matches XNNPACK's formulation when it has fused
+ * multiply-adds (bench/kernels.ts: 24–26 vs 24 GFLOP/s; without FMA 18–20).
+ */
+export function simdFilterMinOutWidth(): number {
+  return simdKernelsHaveFma() ? 4 : 8;
+}
+
+/**
+ * Fewest input channels for which a stride-1 `Conv2DBackpropInput` uses the SIMD gather kernel
+ * (8-channel tiles): from 32 channels it beats XNNPACK's conv of the padded dy (40–44 vs 30–36
+ * GFLOP/s with FMA, 34–39 without); at 16 XNNPACK is ~5% faster.
+ */
+export const SIMD_INPUT_MIN_CHANNELS = 32;
 
 type Args<A> = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: unknown } & { attrs?: A };
 
@@ -41,9 +54,9 @@ export function makeConv2DBackpropFilter(stock: StockKernels): KernelFunc {
         'channelsLast',
       );
       const g = geometryOf(info);
-      // The SIMD kernel sweeps output rows: it beats XNNPACK's conv formulation (11–17 GFLOP/s
-      // there) from 8 columns up, and loses to it on 4×4 maps with many channels (bench/kernels.ts).
-      const useSimd = simdConvGradientsWanted() && g.outWidth >= SIMD_FILTER_MIN_OUT_WIDTH;
+      // XNNPACK runs dW as a conv with a tiny output and a huge reduction (5–24 GFLOP/s); the
+      // SIMD kernel keeps register tiles over cache-sized pixel blocks (22–34).
+      const useSimd = simdConvGradientsWanted() && g.outWidth >= simdFilterMinOutWidth();
       const fast = useSimd ? simdFilterGradient(scope.backend, x, dy, g) : null;
       return fast ?? filterGradient(scope, x, dy, g, false, filterShape);
     });
@@ -69,10 +82,10 @@ export function makeConv2DBackpropInput(stock: StockKernels): KernelFunc {
       'channelsLast',
     );
     const g = geometryOf(info);
-    // Stride 1: XNNPACK's conv of the padded dy is as fast; strided: the SIMD gather skips the
-    // zeros a dilated dy would multiply (3/4 of the work at stride 2).
+    // Strided: the SIMD gather skips the zeros a dilated dy would multiply (3/4 of the work at
+    // stride 2). Stride 1: it wins from SIMD_INPUT_MIN_CHANNELS input channels.
     const strided = g.strideHeight > 1 || g.strideWidth > 1;
-    if (strided && simdConvGradientsWanted()) {
+    if ((strided || g.inChannels >= SIMD_INPUT_MIN_CHANNELS) && simdConvGradientsWanted()) {
       const fast = simdInputGradient(backend as WasmBackendLike, dy, filter, g);
       if (fast !== null) return fast;
     }

@@ -163,15 +163,16 @@ function runInputGradient(k: SimdKernelExports, backend: WasmBackendLike, dy: Te
   const dyp = arena.view(dypAt, N * Hq * Wq * Cout);
   if (Hq !== Ho || Wq !== Wo) dyp.fill(0);
   copyPadded(heapView(backend, dy), [N, Ho, Wo, Cout], dyp, [Hq, Wq, Cout], offH, offW);
-  // wt[kh,kw,co,ci] = filter[kh,kw,ci,co], ci padded to C8.
+  // wt[ci/8, kh, kw, co, ci%8] = filter[kh, kw, ci, co], ci padded to C8.
   const f = heapView(backend, filter);
   const wt = arena.view(wtAt, KH * KW * Cout * C8);
   wt.fill(0);
-  for (let t = 0; t < KH * KW; t++) {
+  const taps = KH * KW;
+  for (let t = 0; t < taps; t++) {
     for (let ci = 0; ci < Cin; ci++) {
       const s = (t * Cin + ci) * Cout;
-      const d = t * Cout * C8 + ci;
-      for (let co = 0; co < Cout; co++) wt[d + co * C8] = f[s + co];
+      const d = ((ci >> 3) * taps + t) * Cout * 8 + (ci & 7);
+      for (let co = 0; co < Cout; co++) wt[d + co * 8] = f[s + co];
     }
   }
 

@@ -18,9 +18,10 @@ export interface SimdKernelExports {
 }
 
 /** Why the SIMD kernels are or are not in use, for `simdKernelsStatus`. */
-export type SimdKernelsStatus = { available: true; source: string } | { available: false; reason: string };
+export type SimdKernelsStatus = { available: true; source: string; fusedMultiplyAdd: boolean } | { available: false; reason: string };
 
-const WASM_URL = new URL('../../build/simd-kernels.wasm', import.meta.url);
+const BASELINE_URL = new URL('../../build/simd-kernels.wasm', import.meta.url);
+const RELAXED_URL = new URL('../../build/simd-kernels-relaxed.wasm', import.meta.url);
 
 let loaded: SimdKernelExports | null | undefined;
 let wanted = true;
@@ -34,19 +35,46 @@ export function setSimdConvGradients(on: boolean): void {
 export function simdConvGradientsWanted(): boolean {
   return wanted;
 }
+
 let status: SimdKernelsStatus = { available: false, reason: 'not loaded yet' };
 
+type NodeProcess = { getBuiltinModule?(id: string): unknown; env?: Record<string, string | undefined> };
 type NodeFs = { readFileSync(path: URL): Uint8Array };
+type NodeV8 = { setFlagsFromString(flags: string): void };
 
-function readBundledBytes(): Uint8Array | string {
-  const proc = (globalThis as { process?: { getBuiltinModule?(id: string): unknown; env?: Record<string, string | undefined> } }).process;
-  if (proc?.env?.UNLEARN_SIMD_KERNELS === 'off') return 'turned off by UNLEARN_SIMD_KERNELS=off';
+function nodeProcess(): NodeProcess | undefined {
+  return (globalThis as { process?: NodeProcess }).process;
+}
+
+/**
+ * Whether the relaxed-SIMD build can be compiled here. Node 22+ (V8 11.4+) validates it as is;
+ * Node 20's V8 has relaxed SIMD behind `--experimental-wasm-relaxed-simd`, which is turned on
+ * here (it only adds instructions to what wasm may use) unless UNLEARN_SIMD_KERNELS=baseline.
+ */
+function relaxedSimdUsable(bytes: Uint8Array, proc: NodeProcess | undefined): boolean {
+  if (WebAssembly.validate(bytes as BufferSource)) return true;
+  if (proc?.env?.UNLEARN_SIMD_KERNELS === 'baseline') return false;
+  const v8 = proc?.getBuiltinModule?.('node:v8') as NodeV8 | undefined;
+  if (v8 === undefined) return false;
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return WebAssembly.validate(bytes as BufferSource);
+}
+
+/** The bytes to instantiate and where they came from, or why there are none. */
+function readBundledBytes(): { bytes: Uint8Array; url: URL; relaxed: boolean } | string {
+  const proc = nodeProcess();
+  const mode = proc?.env?.UNLEARN_SIMD_KERNELS;
+  if (mode === 'off') return 'turned off by UNLEARN_SIMD_KERNELS=off';
   const fs = proc?.getBuiltinModule?.('node:fs') as NodeFs | undefined;
   if (fs === undefined) return 'not in Node: call loadSimdKernels(bytes) with the bytes of build/simd-kernels.wasm';
   try {
-    return fs.readFileSync(WASM_URL);
+    if (mode !== 'baseline') {
+      const relaxed = fs.readFileSync(RELAXED_URL);
+      if (relaxedSimdUsable(relaxed, proc)) return { bytes: relaxed, url: RELAXED_URL, relaxed: true };
+    }
+    return { bytes: fs.readFileSync(BASELINE_URL), url: BASELINE_URL, relaxed: false };
   } catch {
-    return `${WASM_URL.pathname} is missing: run \`pnpm --filter @unlearnjs/backend-wasm build:simd\``;
+    return `${BASELINE_URL.pathname} is missing: run \`pnpm --filter @unlearnjs/backend-wasm build:simd\``;
   }
 }
 
@@ -65,10 +93,15 @@ function instantiate(bytes: Uint8Array): SimdKernelExports {
 /**
  * Loads the SIMD kernels from the given bytes (browsers, bundlers), replacing any loaded ones.
  * In Node they load by themselves from the package's `build/` folder.
+ *
+ * @param bytes - `build/simd-kernels.wasm`, or `build/simd-kernels-relaxed.wasm` where the
+ *   engine has relaxed SIMD (then pass `fusedMultiplyAdd: true`)
+ * @param options - `fusedMultiplyAdd`: whether these are the relaxed-SIMD kernels (it moves the
+ *   shape thresholds between them and XNNPACK)
  */
-export function loadSimdKernels(bytes: Uint8Array): void {
+export function loadSimdKernels(bytes: Uint8Array, options: { fusedMultiplyAdd?: boolean } = {}): void {
   loaded = instantiate(bytes);
-  status = { available: true, source: 'loadSimdKernels' };
+  status = { available: true, source: 'loadSimdKernels', fusedMultiplyAdd: options.fusedMultiplyAdd ?? false };
 }
 
 /** Whether the SIMD convolution-gradient kernels are in use, and if not, why. */
@@ -77,21 +110,27 @@ export function simdKernelsStatus(): SimdKernelsStatus {
   return status;
 }
 
+/** Whether the loaded kernels use fused multiply-adds (the relaxed-SIMD build). */
+export function simdKernelsHaveFma(): boolean {
+  simdKernels();
+  return status.available && status.fusedMultiplyAdd;
+}
+
 /** The loaded kernels, or null when they cannot be used (then the XNNPACK formulations run). */
 export function simdKernels(): SimdKernelExports | null {
   if (loaded !== undefined) return loaded;
-  const bytes = readBundledBytes();
-  if (typeof bytes === 'string') {
+  const found = readBundledBytes();
+  if (typeof found === 'string') {
     loaded = null;
-    status = { available: false, reason: bytes };
+    status = { available: false, reason: found };
     return null;
   }
   try {
-    loaded = instantiate(bytes);
-    status = { available: true, source: WASM_URL.pathname };
+    loaded = instantiate(found.bytes);
+    status = { available: true, source: found.url.pathname, fusedMultiplyAdd: found.relaxed };
   } catch (err) {
     loaded = null;
-    status = { available: false, reason: `simd-kernels.wasm did not instantiate: ${(err as Error).message}` };
+    status = { available: false, reason: `${found.url.pathname} did not instantiate: ${(err as Error).message}` };
   }
   return loaded;
 }
