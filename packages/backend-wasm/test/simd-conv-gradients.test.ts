@@ -93,6 +93,18 @@ describe.each(BUILDS)('the SIMD kernels of $file', ({ file, fusedMultiplyAdd }) 
     );
   });
 
+  // [a shape, b shape, transposeA, transposeB]: every form with one right-hand matrix, sizes off
+  // the 4×8 tile, ≥ 2^20 multiply-adds so the SIMD path is taken.
+  it.each([
+    [[301, 70], [70, 53], false, false],
+    [[3, 101, 70], [70, 53], false, false],
+    [[3, 101, 70], [1, 53, 70], false, true],
+    [[1030, 37], [1030, 45], true, false],
+    [[1, 2100, 29], [2100, 19], true, false],
+  ] as Array<[number[], number[], boolean, boolean]>)('matMul %j · %j (tA=%s, tB=%s) equals the cpu backend', async (sa, sb, ta, tb) => {
+    await expectSameOnWasm([spec(sa, 31), spec(sb, 32)], (a, b) => tf.matMul(a, b, ta, tb), undefined, 2e-6);
+  });
+
   it('give the same gradients as the XNNPACK formulations they replace', async () => {
     const x = tf.tensor4d(spec([8, 16, 16, 16], 25).data, [8, 16, 16, 16]);
     const w = tf.tensor4d(spec([3, 3, 16, 32], 26).data, [3, 3, 16, 32]);

@@ -1,6 +1,20 @@
 import { broadcast_util, util } from '@tensorflow/tfjs-core';
 import type { BatchMatMulAttrs, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { type KernelScope, type StockKernels, type WasmBackendLike, withScope } from './kernel-scope.js';
+import { simdMatMul } from '../simd/mat-mul-simd.js';
+import { simdConvGradientsWanted } from '../simd/simd-module.js';
+
+/**
+ * Products of at least this many multiply-adds with one right-hand matrix go to the SIMD
+ * kernels (below, copying the operands in and out of their memory costs more than it saves).
+ */
+export const SIMD_MATMUL_MIN_MACS = 1 << 20;
+
+/**
+ * Longest reduction for which `A·B` / `A·Bᵀ` use the gather kernel: it re-reads one 8-column
+ * tile of B (K × 32 bytes) per four rows of A, which must stay in L2. `Aᵀ·B` has no limit.
+ */
+export const SIMD_MATMUL_MAX_K = 4096;
 
 type RawBatchMatMul = (...args: unknown[]) => void;
 const rawBatchMatMulByModule = new WeakMap<object, RawBatchMatMul>();
@@ -110,6 +124,17 @@ export function makeBatchMatMul(stock: StockKernels): KernelFunc {
     const outer = broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
     const outShape = [...outer, M, N];
     const batch = util.sizeFromShape(outer);
+    // One right-hand matrix (dense layers and their gradients): the SIMD kernels, no transposes.
+    if (batchB === 1 && (batchA === 1 || !transposeA) && simdConvGradientsWanted() && batch * M * K * N >= SIMD_MATMUL_MIN_MACS) {
+      if (transposeA || K <= SIMD_MATMUL_MAX_K) {
+        const r = simdMatMul(backend, a, b, batchA * M, K, N, transposeA, transposeB);
+        if (r !== null) {
+          if (outShape.length === 2) return r;
+          return withScope(backend, stock, (scope) => scope.reshape(scope.track(r), outShape));
+        }
+      }
+    }
+
     if (batchA === 1 && batchB === 1 && !transposeA && !transposeB) return stockFn(args);
     if (batch === 0 || M * N === 0) return stockFn(args);
 

@@ -7,7 +7,7 @@ const roundUp = (v: number, m: number): number => Math.ceil(v / m) * m;
 const floorDiv = (a: number, b: number): number => Math.floor(a / b);
 
 /** A float32 view of a tensor's data on the tfjs wasm heap (re-taken after anything that may grow it). */
-function heapView(backend: WasmBackendLike, t: TensorInfo): Float32Array {
+export function heapView(backend: WasmBackendLike, t: TensorInfo): Float32Array {
   const offset = backend.dataIdMap.get(t.dataId)!.memoryOffset;
   const size = t.shape.reduce((a, b) => a * b, 1);
   return new Float32Array(backend.wasm.HEAPU8.buffer, offset, size);
@@ -17,7 +17,7 @@ function heapView(backend: WasmBackendLike, t: TensorInfo): Float32Array {
  * Copies NHWC `src` [N,H,W,C] into `dst` [N,Hd,Wd,Cd] at row/column offset (top, left), cropping
  * what falls outside; `dst` must already be zero where nothing is copied.
  */
-function copyPadded(
+export function copyPadded(
   src: Float32Array,
   dims: [number, number, number, number],
   dst: Float32Array,
@@ -50,7 +50,7 @@ function copyPadded(
  * but at least 256 pixels, so that loading and storing each tile's accumulators (the whole
  * filter gradient once per block: 9.4 MB for a 3×3 512→512 conv) stays small next to the sweep.
  */
-function rowsPerBlock(Wo: number, K: number): number {
+export function rowsPerBlock(Wo: number, K: number): number {
   return Math.max(Math.ceil(256 / Wo), Math.floor(16384 / (Wo * K)));
 }
 
@@ -116,7 +116,7 @@ export function simdFilterGradient(backend: WasmBackendLike, x: TensorInfo, dy: 
 }
 
 /** Copies the [R, Ci, Ki] leading part of a [R, Cs, Ks] array into `dst` [R, Ci, Ki]. */
-function copyCropped(src: Float32Array, R: number, Cs: number, Ks: number, dst: Float32Array, Ci: number, Ki: number): void {
+export function copyCropped(src: Float32Array, R: number, Cs: number, Ks: number, dst: Float32Array, Ci: number, Ki: number): void {
   if (Cs === Ci && Ks === Ki) {
     dst.set(src.subarray(0, R * Cs * Ks));
     return;

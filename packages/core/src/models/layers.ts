@@ -153,30 +153,29 @@ const layerNormWithGrad = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveF
 });
 
 /**
- * Matrix product `a · b` of two rank-2 or two rank-3 (batched) tensors without transposes,
- * whose gradient also multiplies physically transposed operands.
+ * Matrix product `a · b` of two rank-2 or two rank-3 (batched) tensors, with an optional frozen
+ * right operand.
  *
  * @param a - `[m, k]` or `[b, m, k]`
  * @param b - `[k, n]` or `[b, k, n]`
  * @param options - `constantB`: no gradient flows to `b` (a frozen weight), so the backward
  *   pass computes only `∂/∂a`
  * @returns `[m, n]` or `[b, m, n]`; the caller disposes it
- * @remarks The stock gradient of `tf.matMul` calls it with `transposeA`/`transposeB` set, and
- * the wasm backend runs transposed (and batched) matrix products in a scalar loop about ten
- * times slower than a product of contiguous operands. Transposing physically first costs one
- * memory pass and keeps every product on the fast path; on other backends it is neutral.
+ * @remarks The gradients are `dy · bᵀ` and `aᵀ · dy`, passed to the backend as transposed
+ * products (`transposeA`/`transposeB`) rather than physically transposed operands, so that the
+ * backend picks how to run them: @unlearnjs/backend-wasm computes a dense layer's weight
+ * gradient `aᵀ · dy` (a reduction over every token) on its SIMD kernel without moving `a`.
  * A custom gradient computes the gradients of all its inputs whether or not they are needed,
  * hence `constantB`, which leaves `b` out of the taped inputs.
  */
 export function matMul<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T, options: { constantB?: boolean } = {}): T {
   if (!options.constantB) return matMulWithGrad(a, b) as T;
-  const perm = b.rank === 3 ? [0, 2, 1] : [1, 0];
   const withConstantB = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([b]);
     return {
       value: tf.matMul(x, b),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => [tf.matMul(dy as tf.Tensor, tf.transpose(saved[0], perm))],
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => [tf.matMul(dy as tf.Tensor, saved[0], false, true)],
     };
   });
   return withConstantB(a) as T;
@@ -190,8 +189,7 @@ const matMulWithGrad = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
       const g = dy as tf.Tensor;
       const [sa, sb] = saved as [tf.Tensor, tf.Tensor];
-      const perm = sa.rank === 3 ? [0, 2, 1] : [1, 0];
-      return [tf.matMul(g, tf.transpose(sb, perm)), tf.matMul(tf.transpose(sa, perm), g)];
+      return [tf.matMul(g, sb, false, true), tf.matMul(sa, g, true, false)];
     },
   };
 });

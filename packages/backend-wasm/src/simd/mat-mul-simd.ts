@@ -1,0 +1,91 @@
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import type { WasmBackendLike } from '../kernels/kernel-scope.js';
+import { copyCropped, copyPadded, heapView, rowsPerBlock } from './conv-gradients-simd.js';
+import { SimdArena, simdKernels } from './simd-module.js';
+
+const roundUp = (v: number, m: number): number => Math.ceil(v / m) * m;
+
+/**
+ * C = op(A) · op(B) for one right-hand matrix on the package's SIMD kernels, or null when they
+ * are not loaded or the form is not covered (both operands transposed).
+ *
+ * @param a - `[P, K]`, or `[K, P]` with `transposeA` (any leading dims folded into P)
+ * @param b - `[K, N]`, or `[N, K]` with `transposeB`
+ * @returns `[P, N]`
+ *
+ * @remarks
+ * A matrix product is a 1×1 convolution, so the two convolution-gradient kernels cover it
+ * without a physical transpose: `A·B` and `A·Bᵀ` are the gather kernel (4 rows × 8 columns
+ * per register tile, B packed into 8-column tiles), and `Aᵀ·B` — a dense layer's weight
+ * gradient, whose reduction runs over all tokens — is the filter-gradient kernel, which reads
+ * both operands row by row.
+ */
+export function simdMatMul(
+  backend: WasmBackendLike,
+  a: TensorInfo,
+  b: TensorInfo,
+  P: number,
+  K: number,
+  N: number,
+  transposeA: boolean,
+  transposeB: boolean,
+): TensorInfo | null {
+  const k = simdKernels();
+  if (k === null || (transposeA && transposeB)) return null;
+  const arena = new SimdArena(k);
+  const out = (rows: number, cols: number, src: Float32Array, srcCols: number): TensorInfo => {
+    const o = backend.makeOutput([rows, cols], 'float32');
+    copyCropped(src, 1, rows, srcCols, heapView(backend, o), rows, cols);
+    return o;
+  };
+
+  if (transposeA) {
+    // Aᵀ·B: A [K, P] and B [K, N] are both "pixels × channels" with K pixels, laid out as rows
+    // of 64 pixels (zero rows pad K) so the kernel's pixel blocks stay in cache.
+    const C4 = roundUp(P, 4);
+    const N8 = roundUp(N, 8);
+    const Wo = 64;
+    const Ho = Math.ceil(K / Wo);
+    const Kp = Ho * Wo;
+    const xAt = arena.alloc(Kp * C4);
+    const dyAt = arena.alloc(Kp * N8);
+    const wAt = arena.alloc(C4 * N8);
+    const xv = arena.view(xAt, Kp * C4);
+    if (C4 !== P || Kp !== K) xv.fill(0);
+    copyPadded(heapView(backend, a), [1, 1, K, P], xv, [1, Kp, C4], 0, 0);
+    const dyv = arena.view(dyAt, Kp * N8);
+    if (N8 !== N || Kp !== K) dyv.fill(0);
+    copyPadded(heapView(backend, b), [1, 1, K, N], dyv, [1, Kp, N8], 0, 0);
+    arena.view(wAt, C4 * N8).fill(0);
+    k.filterGradient(xAt, dyAt, wAt, 1, Ho, Wo, C4, Ho, Wo, N8, 1, 1, 1, 1, 1, 1, rowsPerBlock(Wo, N8));
+    return out(P, N, arena.view(wAt, C4 * N8), N8);
+  }
+
+  // A·op(B): rows of A are the gather kernel's pixels, B is packed into 8-column tiles.
+  const N8 = roundUp(N, 8);
+  const Px = roundUp(P, 4);
+  const aAt = arena.alloc(Px * K);
+  const bAt = arena.alloc(K * N8);
+  const cAt = arena.alloc(Px * N8);
+  const av = arena.view(aAt, Px * K);
+  av.set(heapView(backend, a));
+  if (Px !== P) av.fill(0, P * K);
+  const bv = arena.view(bAt, K * N8);
+  bv.fill(0);
+  const src = heapView(backend, b);
+  // bv[n/8, k, n%8] = op(B)[k, n], walking the source in memory order.
+  if (transposeB) {
+    for (let n = 0; n < N; n++) {
+      const d = (n >> 3) * K * 8 + (n & 7);
+      const row = n * K;
+      for (let kk = 0; kk < K; kk++) bv[d + kk * 8] = src[row + kk];
+    }
+  } else {
+    for (let kk = 0; kk < K; kk++) {
+      const row = kk * N;
+      for (let n = 0; n < N; n++) bv[(n >> 3) * K * 8 + kk * 8 + (n & 7)] = src[row + n];
+    }
+  }
+  k.inputGradient(aAt, bAt, cAt, 1, 1, Px, N8, 1, Px, K, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0);
+  return out(P, N, arena.view(cAt, Px * N8), N8);
+}
