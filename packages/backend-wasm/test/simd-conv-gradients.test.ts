@@ -93,6 +93,26 @@ describe.each(BUILDS)('the SIMD kernels of $file', ({ file, fusedMultiplyAdd }) 
     );
   });
 
+  // [batch, H, W, Cin, Cout, k, pad, dilation]: stride-1 forward convs (Cin ≥ 32, so the SIMD
+  // kernel runs them where it has fused multiply-adds).
+  it.each([
+    [2, 9, 11, 32, 16, 3, 'same', 1],
+    [3, 8, 8, 40, 13, 3, 'valid', 1],
+    [2, 10, 9, 33, 24, 5, 'same', 1],
+    [1, 12, 12, 32, 8, 3, 'same', 2],
+    [2, 6, 7, 64, 70, 1, 'valid', 1],
+  ] as Array<[number, number, number, number, number, number, Pad, number]>)(
+    'forward conv equals the cpu backend: n=%i %ix%i %i→%i k=%i %s dilation %i',
+    async (n, h, w, cin, cout, k, pad, d) => {
+      await expectSameOnWasm(
+        [spec([n, h, w, cin], 33), spec([k, k, cin, cout], 34)],
+        (x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, pad, 'NHWC', d),
+        undefined,
+        2e-6,
+      );
+    },
+  );
+
   // [a shape, b shape, transposeA, transposeB]: every form with one right-hand matrix, sizes off
   // the 4×8 tile, ≥ 2^20 multiply-adds so the SIMD path is taken.
   it.each([

@@ -1,5 +1,14 @@
 import { type Conv2DAttrs, type KernelFunc, type TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 import { type StockKernels, type WasmBackendLike, withScope } from './kernel-scope.js';
+import { geometryOf } from './conv-gradients.js';
+import { simdConv2D } from '../simd/conv-gradients-simd.js';
+import { simdConvGradientsWanted, simdKernelsHaveFma } from '../simd/simd-module.js';
+
+/**
+ * Fewest input channels for which a stride-1 `Conv2D` runs on the SIMD gather kernel (with
+ * fused multiply-adds only): 40–44 GFLOP/s there against XNNPACK's 30–36 (bench/kernels.ts).
+ */
+export const SIMD_CONV_MIN_CHANNELS = 32;
 
 /**
  * `Conv2D` for 'wasm' that is right when a stride exceeds the filter size.
@@ -9,7 +18,9 @@ import { type StockKernels, type WasmBackendLike, withScope } from './kernel-sco
  * padding when a stride is larger than the filter (e.g. a 3×3 filter at stride 4, a 2×2 at
  * stride 3), while `'valid'` padding is right. Here such a convolution is computed as the
  * explicit zero padding that `'same'` implies (tfjs's `computeConv2DInfo`) followed by the
- * stock kernel with `'valid'` padding. Every other case goes to the stock kernel unchanged.
+ * stock kernel with `'valid'` padding. Stride-1 convolutions with at least
+ * {@link SIMD_CONV_MIN_CHANNELS} input channels run on the package's SIMD gather kernel when it
+ * has fused multiply-adds; every other case goes to the stock kernel unchanged.
  */
 export function makeConv2D(stock: StockKernels): KernelFunc {
   return (args) => {
@@ -21,7 +32,29 @@ export function makeConv2D(stock: StockKernels): KernelFunc {
     const stockFn = stock.get('Conv2D') as KernelFunc;
     const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs;
     const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
-    const [fh, fw] = inputs.filter.shape;
+    const [fh, fw, cin] = inputs.filter.shape;
+    if (
+      sh === 1 &&
+      sw === 1 &&
+      dataFormat !== 'NCHW' &&
+      cin >= SIMD_CONV_MIN_CHANNELS &&
+      inputs.x.dtype === 'float32' &&
+      simdConvGradientsWanted() &&
+      simdKernelsHaveFma()
+    ) {
+      const info = backend_util.computeConv2DInfo(
+        inputs.x.shape as [number, number, number, number],
+        inputs.filter.shape as [number, number, number, number],
+        strides,
+        dilations,
+        pad,
+        dimRoundingMode,
+        false,
+        'channelsLast',
+      );
+      const out = simdConv2D(backend as WasmBackendLike, inputs.x, inputs.filter, geometryOf(info));
+      if (out !== null) return out;
+    }
     if (pad !== 'same' || dataFormat === 'NCHW' || (sh <= fh && sw <= fw)) return stockFn(args);
     const info = backend_util.computeConv2DInfo(
       inputs.x.shape as [number, number, number, number],

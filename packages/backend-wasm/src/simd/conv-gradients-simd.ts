@@ -136,80 +136,134 @@ export function copyCropped(src: Float32Array, R: number, Cs: number, Ks: number
 export function simdInputGradient(backend: WasmBackendLike, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo | null {
   const k = simdKernels();
   if (k === null) return null;
-  return runInputGradient(k, backend, dy, filter, g);
-}
-
-function runInputGradient(k: SimdKernelExports, backend: WasmBackendLike, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: Cin, outHeight: Ho, outWidth: Wo } = g;
   const [KH, KW, , Cout] = filter.shape;
-  const sH = g.strideHeight;
-  const sW = g.strideWidth;
-  const C8 = roundUp(Cin, 8);
-  const Wx = roundUp(W, 4 * sW);
-  // Range of dy rows/columns the gather reads; the padding around dy covers what lies outside.
-  const ohMin = floorDiv(g.padTop - (KH - 1) * g.dilationHeight, sH);
-  const ohMax = floorDiv(H - 1 + g.padTop, sH);
-  const owMin = floorDiv(g.padLeft - (KW - 1) * g.dilationWidth, sW);
-  const owMax = floorDiv(Wx - 1 + g.padLeft, sW);
-  const offH = Math.max(0, -ohMin);
-  const offW = Math.max(0, -owMin);
-  const Hq = offH + Math.max(Ho, ohMax + 1);
-  const Wq = offW + Math.max(Wo, owMax + 1);
-
-  const arena = new SimdArena(k);
-  const dypAt = arena.alloc(N * Hq * Wq * Cout);
-  const wtAt = arena.alloc(KH * KW * Cout * C8);
-  const dxAt = arena.alloc(N * H * Wx * C8);
-  const dyp = arena.view(dypAt, N * Hq * Wq * Cout);
-  if (Hq !== Ho || Wq !== Wo) dyp.fill(0);
-  copyPadded(heapView(backend, dy), [N, Ho, Wo, Cout], dyp, [Hq, Wq, Cout], offH, offW);
-  // wt[ci/8, kh, kw, co, ci%8] = filter[kh, kw, ci, co], ci padded to C8.
   const f = heapView(backend, filter);
-  const wt = arena.view(wtAt, KH * KW * Cout * C8);
-  wt.fill(0);
-  const taps = KH * KW;
-  for (let t = 0; t < taps; t++) {
-    for (let ci = 0; ci < Cin; ci++) {
-      const s = (t * Cin + ci) * Cout;
-      const d = ((ci >> 3) * taps + t) * Cout * 8 + (ci & 7);
-      for (let co = 0; co < Cout; co++) wt[d + co * 8] = f[s + co];
-    }
-  }
-
-  k.inputGradient(
-    dypAt,
-    wtAt,
-    dxAt,
-    N,
-    H,
-    Wx,
-    C8,
-    Hq,
-    Wq,
-    Cout,
+  return runGather(k, backend, {
+    src: dy,
+    srcDims: [g.batchSize, g.outHeight, g.outWidth, Cout],
+    outDims: [g.inHeight, g.inWidth, g.inChannels],
     KH,
     KW,
-    sH,
-    sW,
-    g.dilationHeight,
-    g.dilationWidth,
-    g.padTop,
-    g.padLeft,
-    offH,
-    offW,
-  );
+    sH: g.strideHeight,
+    sW: g.strideWidth,
+    dH: g.dilationHeight,
+    dW: g.dilationWidth,
+    padT: g.padTop,
+    padL: g.padLeft,
+    // wt[ci/8, kh, kw, co, ci%8] = filter[kh, kw, ci, co]
+    pack: (wt, taps, C, K) => {
+      for (let t = 0; t < taps; t++) {
+        for (let ci = 0; ci < C; ci++) {
+          const s = (t * C + ci) * K;
+          const d = ((ci >> 3) * taps + t) * K * 8 + (ci & 7);
+          for (let co = 0; co < K; co++) wt[d + co * 8] = f[s + co];
+        }
+      }
+    },
+  });
+}
 
-  const out = backend.makeOutput([N, H, W, Cin], 'float32');
+/**
+ * The forward pass of a stride-1 NHWC conv on the package's SIMD kernel, or null when the
+ * kernels are not loaded.
+ *
+ * @remarks
+ * With stride 1 the gather kernel is a correlation: output row `oh` reads input row
+ * `oh + padT' − kh·d`, so the filter rotated by 180° and `padT' = (KH − 1)·d − padTop` give the
+ * forward conv's `oh + kh·d − padTop`. The 4 output pixels × 8 output channels register tile
+ * then runs over (tap, input channel).
+ */
+export function simdConv2D(backend: WasmBackendLike, x: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo | null {
+  const k = simdKernels();
+  if (k === null) return null;
+  const [KH, KW, Cin, Cout] = filter.shape;
+  const f = heapView(backend, filter);
+  return runGather(k, backend, {
+    src: x,
+    srcDims: [g.batchSize, g.inHeight, g.inWidth, Cin],
+    outDims: [g.outHeight, g.outWidth, Cout],
+    KH,
+    KW,
+    sH: 1,
+    sW: 1,
+    dH: g.dilationHeight,
+    dW: g.dilationWidth,
+    padT: (KH - 1) * g.dilationHeight - g.padTop,
+    padL: (KW - 1) * g.dilationWidth - g.padLeft,
+    // wt[co/8, kh, kw, ci, co%8] = filter[KH−1−kh, KW−1−kw, ci, co]
+    pack: (wt, taps, C, K) => {
+      for (let t = 0; t < taps; t++) {
+        const ft = taps - 1 - t;
+        for (let ci = 0; ci < K; ci++) {
+          const s = (ft * K + ci) * C;
+          for (let co = 0; co < C; co++) wt[((co >> 3) * taps + t) * K * 8 + ci * 8 + (co & 7)] = f[s + co];
+        }
+      }
+    },
+  });
+}
+
+/** One call of the gather kernel: see `inputGradient` in assembly/conv-gradients.ts. */
+interface GatherCall {
+  /** The tensor gathered from, NHWC [N, Hs, Ws, K]. */
+  src: TensorInfo;
+  srcDims: [number, number, number, number];
+  /** Output [H, W, C] per image. */
+  outDims: [number, number, number];
+  KH: number;
+  KW: number;
+  sH: number;
+  sW: number;
+  dH: number;
+  dW: number;
+  /** Output row ih reads source row (ih + padT − kh·dH) / sH. */
+  padT: number;
+  padL: number;
+  /** Fills `wt` [C8/8, KH·KW, K, 8] (zeroed beforehand; channels ≥ C stay zero). */
+  pack: (wt: Float32Array, taps: number, C: number, K: number) => void;
+}
+
+function runGather(k: SimdKernelExports, backend: WasmBackendLike, c: GatherCall): TensorInfo {
+  const [N, Hs, Ws, K] = c.srcDims;
+  const [H, W, C] = c.outDims;
+  const { KH, KW, sH, sW, dH, dW, padT, padL } = c;
+  const C8 = roundUp(C, 8);
+  const Wx = roundUp(W, 4 * sW);
+  // Range of source rows/columns the gather reads; the zero padding around the source covers
+  // what lies outside it.
+  const ohMin = floorDiv(padT - (KH - 1) * dH, sH);
+  const ohMax = floorDiv(H - 1 + padT, sH);
+  const owMin = floorDiv(padL - (KW - 1) * dW, sW);
+  const owMax = floorDiv(Wx - 1 + padL, sW);
+  const offH = Math.max(0, -ohMin);
+  const offW = Math.max(0, -owMin);
+  const Hq = offH + Math.max(Hs, ohMax + 1);
+  const Wq = offW + Math.max(Ws, owMax + 1);
+
+  const arena = new SimdArena(k);
+  const srcAt = arena.alloc(N * Hq * Wq * K);
+  const wtAt = arena.alloc(KH * KW * K * C8);
+  const outAt = arena.alloc(N * H * Wx * C8);
+  const srcPadded = arena.view(srcAt, N * Hq * Wq * K);
+  if (Hq !== Hs || Wq !== Ws) srcPadded.fill(0);
+  copyPadded(heapView(backend, c.src), [N, Hs, Ws, K], srcPadded, [Hq, Wq, K], offH, offW);
+  const wt = arena.view(wtAt, KH * KW * K * C8);
+  wt.fill(0);
+  c.pack(wt, KH * KW, C, K);
+
+  k.inputGradient(srcAt, wtAt, outAt, N, H, Wx, C8, Hq, Wq, K, KH, KW, sH, sW, dH, dW, padT, padL, offH, offW);
+
+  const out = backend.makeOutput([N, H, W, C], 'float32');
   const dst = heapView(backend, out);
-  const dx = arena.view(dxAt, N * H * Wx * C8);
-  if (Wx === W && C8 === Cin) {
-    dst.set(dx);
+  const res = arena.view(outAt, N * H * Wx * C8);
+  if (Wx === W && C8 === C) {
+    dst.set(res);
   } else {
-    // Each row of dx: its first W pixels, each pixel's first Cin channels.
+    // Each output row: its first W pixels, each pixel's first C channels.
     for (let r = 0; r < N * H; r++) {
       for (let j = 0; j < W; j++) {
         const s = (r * Wx + j) * C8;
-        dst.set(dx.subarray(s, s + Cin), (r * W + j) * Cin);
+        dst.set(res.subarray(s, s + C), (r * W + j) * C);
       }
     }
   }
