@@ -25,7 +25,8 @@ export function heapBase(): usize {
  *
  * `xp` is [N, Hp, Wp, C] (already padded so every tap of every output reads inside it),
  * `dy` is [N, Ho, Wo, K], `dw` is [KH, KW, C, K] and is accumulated into (zero it first).
- * C must be a multiple of 4 and K of 8. The pixels are taken `rowsPerBlock` output rows at a
+ * C must be a multiple of 4 and K of 8. Only input channels [ciBegin, ciEnd) (multiples of 4) are
+ * computed, so threads can share the work on disjoint parts of dW. The pixels are taken `rowsPerBlock` output rows at a
  * time and the whole filter gradient is updated for each block, so the block of x and dy stays
  * in cache while every (tap, 4-channel, 8-channel) tile sweeps it with its 8 accumulators in
  * registers.
@@ -48,6 +49,8 @@ export function filterGradient(
   dH: i32,
   dW: i32,
   rowsPerBlock: i32,
+  ciBegin: i32,
+  ciEnd: i32,
 ): void {
   const rows = N * Ho;
   const xStep = (<usize>(sW * C)) << 2;
@@ -57,7 +60,7 @@ export function filterGradient(
     const r1 = min(rows, r0 + rowsPerBlock);
     for (let kh = 0; kh < KH; kh++) {
       for (let kw = 0; kw < KW; kw++) {
-        for (let ci = 0; ci < C; ci += 4) {
+        for (let ci = ciBegin; ci < ciEnd; ci += 4) {
           for (let co = 0; co < K; co += 8) {
             const out = dw + ((<usize>(((kh * KW + kw) * C + ci) * K + co)) << 2);
             let a00 = v128.load(out);
@@ -117,13 +120,14 @@ export function filterGradient(
  * the filter packed as [C/8, KH, KW, K, 8] (each 8-channel tile's taps one contiguous stream);
  * `dx` is [N, H, Wx, C] with Wx a multiple of 4·sW
  * (columns past the real width are computed and dropped by the caller). C is a multiple of 8.
- * Four output columns of one phase (iw ≡ p mod sW) read four consecutive dy columns.
+ * Four output columns of one phase (iw ≡ p mod sW) read four consecutive dy columns. Only output
+ * rows [rowBegin, rowEnd) of the N·H rows are computed (threads share the rows).
  */
 export function inputGradient(
   dyp: usize,
   wt: usize,
   dx: usize,
-  N: i32,
+  _N: i32, // the batch: the kernel gets its rows of N·H as [rowBegin, rowEnd)
   H: i32,
   Wx: i32,
   C: i32,
@@ -140,11 +144,15 @@ export function inputGradient(
   padL: i32,
   offH: i32,
   offW: i32,
+  rowBegin: i32,
+  rowEnd: i32,
 ): void {
   const pixStep = (<usize>(sW * C)) << 2;
   const groups = Wx / (4 * sW);
-  for (let n = 0; n < N; n++) {
-    for (let ih = 0; ih < H; ih++) {
+  for (let r = rowBegin; r < rowEnd; r++) {
+    {
+      const n = r / H;
+      const ih = r - n * H;
       const rowOut = dx + ((<usize>((n * H + ih) * Wx * C)) << 2);
       for (let p = 0; p < sW; p++) {
         for (let g = 0; g < groups; g++) {

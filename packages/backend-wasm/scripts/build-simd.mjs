@@ -1,5 +1,5 @@
-// Builds build/simd-kernels.wasm (wasm SIMD) and build/simd-kernels-relaxed.wasm (wasm SIMD +
-// relaxed SIMD: fused multiply-adds) from assembly/conv-gradients.ts with AssemblyScript (a dev
+// Builds build/simd-kernels.wasm (wasm SIMD), build/simd-kernels-relaxed.wasm (wasm SIMD +
+// relaxed SIMD: fused multiply-adds) and their -shared variants (shared memory, for threads) from assembly/conv-gradients.ts with AssemblyScript (a dev
 // dependency from the lock file). The binary is a build output, never committed: the root
 // `prepare` script runs this after `pnpm install`, and `pnpm --filter @unlearnjs/backend-wasm
 // build` before publishing.
@@ -9,12 +9,17 @@ import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// The -shared builds import one shared memory, so that worker threads run parts of a kernel
+// call on the same operands (setSimdThreads / enableWasmThreads).
+const SHARED = ['--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '32768'];
 const builds = [
-  { file: 'simd-kernels.wasm', features: ['simd'] },
-  { file: 'simd-kernels-relaxed.wasm', features: ['simd', 'relaxed-simd'] },
+  { file: 'simd-kernels.wasm', features: ['simd'], flags: [] },
+  { file: 'simd-kernels-relaxed.wasm', features: ['simd', 'relaxed-simd'], flags: [] },
+  { file: 'simd-kernels-shared.wasm', features: ['simd', 'threads'], flags: SHARED },
+  { file: 'simd-kernels-relaxed-shared.wasm', features: ['simd', 'relaxed-simd', 'threads'], flags: SHARED },
 ];
 mkdirSync(join(root, 'build'), { recursive: true });
-for (const { file, features } of builds) {
+for (const { file, features, flags } of builds) {
   const outFile = join(root, 'build', file);
   const { error, stderr } = await asc.main([
     join(root, 'assembly', 'conv-gradients.ts'),
@@ -25,6 +30,7 @@ for (const { file, features } of builds) {
     'stub',
     '--noAssert',
     ...features.flatMap((f) => ['--enable', f]),
+    ...flags,
   ]);
   if (error) {
     console.error(stderr.toString());

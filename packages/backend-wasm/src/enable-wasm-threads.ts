@@ -1,3 +1,4 @@
+import { setSimdThreads } from './simd/simd-module.js';
 import * as tf from '@tensorflow/tfjs-core';
 
 /** Options of {@link enableWasmThreads}. */
@@ -225,6 +226,7 @@ export async function enableWasmThreads(options: WasmThreadsOptions): Promise<Wa
 
   if (requested === 1) {
     disable(wasmModule);
+    setSimdThreads(1);
     return { requested, threads: 1 };
   }
   const why = unsupportedReason();
@@ -296,6 +298,8 @@ export async function enableWasmThreads(options: WasmThreadsOptions): Promise<Wa
     { [WRAPPED]: original },
   );
   entry.factory = wrapped;
+  // The package's own SIMD kernels split their calls over as many threads.
+  setSimdThreads(requested);
   return { requested, threads: requested, workerScript };
 }
 

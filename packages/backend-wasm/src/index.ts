@@ -18,5 +18,5 @@ export { tileAsBroadcast } from './kernels/tile.js';
 export { leadingReduction } from './kernels/leading-axes-reduce.js';
 export { MAX_WASM_THREADS, enableWasmThreads } from './enable-wasm-threads.js';
 export type { WasmThreadsErrorCode, WasmThreadsOptions, WasmThreadsResult } from './enable-wasm-threads.js';
-export { loadSimdKernels, setSimdConvGradients, simdKernelsStatus } from './simd/simd-module.js';
+export { loadSimdKernels, setSimdConvGradients, setSimdThreads, simdKernelsStatus } from './simd/simd-module.js';
 export type { SimdKernelsStatus } from './simd/simd-module.js';

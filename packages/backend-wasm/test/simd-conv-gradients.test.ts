@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import {
   loadSimdKernels,
   registerWasmTrainingKernels,
+  setSimdThreads,
   setSimdConvGradients,
   simdKernelsStatus,
   unregisterWasmTrainingKernels,
@@ -49,6 +50,41 @@ function outSize(size: number, k: number, s: number, pad: Pad): number {
 describe('the SIMD kernels', () => {
   it('are built and loaded, with fused multiply-adds on this Node (pnpm install runs build:simd)', () => {
     expect(simdKernelsStatus()).toMatchObject({ available: true, fusedMultiplyAdd: true });
+  });
+});
+
+describe('the SIMD kernels on 2 threads (shared memory, one worker)', () => {
+  afterAll(() => setSimdThreads(1));
+
+  it('give bit-identical results to 1 thread for every kernel form', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor4d(spec([3, 12, 12, 36], 41).data, [3, 12, 12, 36]);
+    const dy1 = tf.tensor4d(spec([3, 12, 12, 40], 42).data, [3, 12, 12, 40]);
+    const dy2 = tf.tensor4d(spec([3, 6, 6, 40], 43).data, [3, 6, 6, 40]);
+    const w = tf.tensor4d(spec([3, 3, 36, 40], 44).data, [3, 3, 36, 40]);
+    const a = tf.tensor2d(spec([1000, 70], 45).data, [1000, 70]);
+    const b = tf.tensor2d(spec([70, 60], 46).data, [70, 60]);
+    const c = tf.tensor2d(spec([1000, 60], 47).data, [1000, 60]);
+    const conv = { dataFormat: 'NHWC', pad: 'same' };
+    const forms = (): tf.Tensor[] => [
+      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dy1 }, { ...conv, strides: [1, 1], filterShape: [3, 3, 36, 40] }) as tf.Tensor,
+      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dy2 }, { ...conv, strides: [2, 2], filterShape: [3, 3, 36, 40] }) as tf.Tensor,
+      tf
+        .engine()
+        .runKernel('Conv2DBackpropInput', { dy: dy1, filter: w }, { ...conv, strides: [1, 1], inputShape: [3, 12, 12, 36] }) as tf.Tensor,
+      tf
+        .engine()
+        .runKernel('Conv2DBackpropInput', { dy: dy2, filter: w }, { ...conv, strides: [2, 2], inputShape: [3, 12, 12, 36] }) as tf.Tensor,
+      tf.conv2d(x, w, 1, 'same'),
+      tf.matMul(a, b),
+      tf.matMul(a, c, true, false),
+    ];
+    const one = forms();
+    setSimdThreads(2);
+    const two = forms();
+    expect(simdKernelsStatus()).toMatchObject({ available: true, threads: 2 });
+    for (let i = 0; i < one.length; i++) expect(Array.from(await two[i].data())).toEqual(Array.from(await one[i].data()));
+    tf.dispose([x, dy1, dy2, w, a, b, c, ...one, ...two]);
   });
 });
 

@@ -61,9 +61,12 @@ export function simdMatMul(
     return out(P, N, arena.view(wAt, C4 * N8), N8);
   }
 
-  // A·op(B): rows of A are the gather kernel's pixels, B is packed into 8-column tiles.
+  // A·op(B): rows of A are the gather kernel's pixels, laid out as image rows of 32 (so threads
+  // can share the rows), and B is packed into 8-column tiles.
   const N8 = roundUp(N, 8);
-  const Px = roundUp(P, 4);
+  const ROW = 32;
+  const H = Math.ceil(P / ROW);
+  const Px = H * ROW;
   const aAt = arena.alloc(Px * K);
   const bAt = arena.alloc(K * N8);
   const cAt = arena.alloc(Px * N8);
@@ -86,6 +89,6 @@ export function simdMatMul(
       for (let n = 0; n < N; n++) bv[(n >> 3) * K * 8 + kk * 8 + (n & 7)] = src[row + n];
     }
   }
-  k.inputGradient(aAt, bAt, cAt, 1, 1, Px, N8, 1, Px, K, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0);
+  k.inputGradient(aAt, bAt, cAt, 1, H, ROW, N8, H, ROW, K, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0);
   return out(P, N, arena.view(cAt, Px * N8), N8);
 }

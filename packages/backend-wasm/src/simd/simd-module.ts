@@ -1,30 +1,52 @@
 /**
- * Loading and memory of the package's own SIMD kernels (`build/simd-kernels.wasm`, compiled from
- * `assembly/` by AssemblyScript).
+ * Loading, memory and threads of the package's own SIMD kernels (`build/simd-kernels*.wasm`,
+ * compiled from `assembly/` by AssemblyScript).
  *
  * @remarks
  * The module has its own linear memory, separate from the tfjs heap: the kernels' callers copy
  * zero-padded operands in and the result out (a few MB per call, small next to the arithmetic),
  * so nothing here depends on the tfjs module's internals and the tfjs heap does not grow.
+ *
+ * With {@link setSimdThreads}(n > 1) (which `enableWasmThreads` calls) the `-shared` build runs
+ * on one shared memory in this thread and n − 1 worker threads; each kernel call is split into
+ * disjoint parts (input-channel tiles of dW, output rows of the gather kernel), the workers are
+ * woken through `Atomics.notify` on a control block in that memory, and the caller runs its own
+ * part and waits for theirs.
  * @packageDocumentation
  */
 
-/** The exports of `simd-kernels.wasm`. */
-export interface SimdKernelExports {
-  memory: WebAssembly.Memory;
+/** The raw exports of a `simd-kernels*.wasm` instance. */
+interface RawExports {
   heapBase(): number;
   filterGradient(...args: number[]): void;
   inputGradient(...args: number[]): void;
 }
 
-/** Why the SIMD kernels are or are not in use, for `simdKernelsStatus`. */
-export type SimdKernelsStatus = { available: true; source: string; fusedMultiplyAdd: boolean } | { available: false; reason: string };
+/** The loaded kernels, with calls split across the SIMD threads. */
+export interface SimdKernelExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  /**
+   * `filterGradient` of assembly/conv-gradients.ts without its last two arguments (the
+   * input-channel range, here the whole of `C`, the 7th argument).
+   */
+  filterGradient(...args: number[]): void;
+  /** `inputGradient` without its last two arguments (the rows, here all N·H). */
+  inputGradient(...args: number[]): void;
+}
 
-const BASELINE_URL = new URL('../../build/simd-kernels.wasm', import.meta.url);
-const RELAXED_URL = new URL('../../build/simd-kernels-relaxed.wasm', import.meta.url);
+/** Why the SIMD kernels are or are not in use, for `simdKernelsStatus`. */
+export type SimdKernelsStatus =
+  | { available: true; source: string; fusedMultiplyAdd: boolean; threads: number }
+  | { available: false; reason: string };
+
+const buildUrl = (name: string) => new URL(`../../build/${name}`, import.meta.url);
 
 let loaded: SimdKernelExports | null | undefined;
 let wanted = true;
+let threadsWanted = 1;
+let stopWorkers: (() => void) | undefined;
+let status: SimdKernelsStatus = { available: false, reason: 'not loaded yet' };
 
 /** Turns the SIMD convolution-gradient kernels on or off (off: the XNNPACK formulations run). */
 export function setSimdConvGradients(on: boolean): void {
@@ -36,11 +58,28 @@ export function simdConvGradientsWanted(): boolean {
   return wanted;
 }
 
-let status: SimdKernelsStatus = { available: false, reason: 'not loaded yet' };
+/**
+ * Runs the SIMD kernels on `threads` threads (this one and `threads − 1` workers; Node only).
+ * Takes effect at the next kernel call; 1 stops the workers.
+ */
+export function setSimdThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`setSimdThreads: threads must be a positive integer, got ${threads}`);
+  if (threads === threadsWanted) return;
+  threadsWanted = threads;
+  if (loaded !== undefined && status.available && status.source !== 'loadSimdKernels') {
+    stopWorkers?.();
+    stopWorkers = undefined;
+    loaded = undefined;
+  }
+}
 
 type NodeProcess = { getBuiltinModule?(id: string): unknown; env?: Record<string, string | undefined> };
 type NodeFs = { readFileSync(path: URL): Uint8Array };
 type NodeV8 = { setFlagsFromString(flags: string): void };
+type NodeWorker = { unref(): void; terminate(): Promise<number> };
+type NodeWorkerThreads = {
+  Worker: new (code: string, options: { eval: true; workerData: unknown }) => NodeWorker;
+};
 
 function nodeProcess(): NodeProcess | undefined {
   return (globalThis as { process?: NodeProcess }).process;
@@ -60,39 +99,146 @@ function relaxedSimdUsable(bytes: Uint8Array, proc: NodeProcess | undefined): bo
   return WebAssembly.validate(bytes as BufferSource);
 }
 
-/** The bytes to instantiate and where they came from, or why there are none. */
-function readBundledBytes(): { bytes: Uint8Array; url: URL; relaxed: boolean } | string {
+/** The build to instantiate and where it came from, or why there is none. */
+function readBundledBytes(shared: boolean): { bytes: Uint8Array; url: URL; relaxed: boolean } | string {
   const proc = nodeProcess();
   const mode = proc?.env?.UNLEARN_SIMD_KERNELS;
   if (mode === 'off') return 'turned off by UNLEARN_SIMD_KERNELS=off';
   const fs = proc?.getBuiltinModule?.('node:fs') as NodeFs | undefined;
   if (fs === undefined) return 'not in Node: call loadSimdKernels(bytes) with the bytes of build/simd-kernels.wasm';
+  const suffix = shared ? '-shared' : '';
+  const baseline = buildUrl(`simd-kernels${suffix}.wasm`);
   try {
     if (mode !== 'baseline') {
-      const relaxed = fs.readFileSync(RELAXED_URL);
-      if (relaxedSimdUsable(relaxed, proc)) return { bytes: relaxed, url: RELAXED_URL, relaxed: true };
+      const url = buildUrl(`simd-kernels-relaxed${suffix}.wasm`);
+      const relaxed = fs.readFileSync(url);
+      if (relaxedSimdUsable(relaxed, proc)) return { bytes: relaxed, url, relaxed: true };
     }
-    return { bytes: fs.readFileSync(BASELINE_URL), url: BASELINE_URL, relaxed: false };
+    return { bytes: fs.readFileSync(baseline), url: baseline, relaxed: false };
   } catch {
-    return `${BASELINE_URL.pathname} is missing: run \`pnpm --filter @unlearnjs/backend-wasm build:simd\``;
+    return `${baseline.pathname} is missing: run \`pnpm --filter @unlearnjs/backend-wasm build:simd\``;
   }
 }
 
-function instantiate(bytes: Uint8Array): SimdKernelExports {
-  const module = new WebAssembly.Module(bytes as BufferSource);
-  const instance = new WebAssembly.Instance(module, {
-    env: {
-      abort() {
-        throw new Error('simd-kernels.wasm aborted');
-      },
-    },
-  });
-  return instance.exports as unknown as SimdKernelExports;
+const abortImport = {
+  abort() {
+    throw new Error('simd-kernels.wasm aborted');
+  },
+};
+
+/** Splits `[0, total)` into at most `parts` contiguous chunks, each a multiple of `step`. */
+function chunks(total: number, parts: number, step: number): Array<[number, number]> {
+  const units = Math.ceil(total / step);
+  const n = Math.max(1, Math.min(parts, units));
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < n; i++) {
+    const a = Math.floor((units * i) / n) * step;
+    const b = Math.min(total, Math.floor((units * (i + 1)) / n) * step);
+    if (b > a) out.push([a, b]);
+  }
+  return out;
+}
+
+/** One thread's kernels: the whole range on the calling thread. */
+function singleThreaded(raw: RawExports, memory: WebAssembly.Memory): SimdKernelExports {
+  return {
+    memory,
+    heapBase: () => raw.heapBase(),
+    filterGradient: (...args) => raw.filterGradient(...args, 0, args[6]),
+    inputGradient: (...args) => raw.inputGradient(...args, 0, args[3] * args[4]),
+  };
+}
+
+const CONTROL_WORDS = 64;
+const FN_FILTER = 0;
+const FN_INPUT = 1;
+const FN_STOP = -1;
+
+/**
+ * The worker's loop, run with `eval`: wait for a new sequence number in its control block, run
+ * the kernel with the arguments stored there, publish the sequence number as done (negative on
+ * an exception).
+ */
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, control } = workerData;
+const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('simd-kernels.wasm aborted'); } } });
+const c = new Int32Array(memory.buffer, control, ${CONTROL_WORDS});
+const fns = [inst.exports.filterGradient, inst.exports.inputGradient];
+let seq = 0;
+for (;;) {
+  Atomics.wait(c, 0, seq);
+  seq = Atomics.load(c, 0);
+  if (c[2] === ${FN_STOP}) break;
+  let ok = true;
+  try { fns[c[2]](...Array.from(c.subarray(4, 4 + c[3]))); } catch { ok = false; }
+  Atomics.store(c, 1, ok ? seq : -seq);
+  Atomics.notify(c, 1);
+}
+`;
+
+/** Kernels on a shared memory with `threads − 1` workers; null where workers cannot start. */
+function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKernelExports; stop: () => void } | null {
+  const wt = nodeProcess()?.getBuiltinModule?.('node:worker_threads') as NodeWorkerThreads | undefined;
+  if (wt === undefined) return null;
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 32768, shared: true });
+  const raw = new WebAssembly.Instance(module, { env: { memory, ...abortImport } }).exports as unknown as RawExports;
+  const base = raw.heapBase();
+  const workers: Array<{ worker: NodeWorker; c: Int32Array; seq: number }> = [];
+  for (let i = 0; i < threads - 1; i++) {
+    const control = base + i * CONTROL_WORDS * 4;
+    const worker = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control } });
+    worker.unref();
+    workers.push({ worker, c: new Int32Array(memory.buffer, control, CONTROL_WORDS), seq: 0 });
+  }
+  const heapStart = base + (threads - 1) * CONTROL_WORDS * 4;
+
+  const run = (fn: number, args: number[], parts: Array<[number, number]>, direct: (a: number, b: number) => void) => {
+    const posted: typeof workers = [];
+    for (let i = 1; i < parts.length; i++) {
+      const w = workers[i - 1];
+      const all = [...args, parts[i][0], parts[i][1]];
+      w.c[2] = fn;
+      w.c[3] = all.length;
+      w.c.set(all, 4);
+      w.seq += 1;
+      Atomics.store(w.c, 0, w.seq);
+      Atomics.notify(w.c, 0);
+      posted.push(w);
+    }
+    direct(parts[0][0], parts[0][1]);
+    for (const w of posted) {
+      for (;;) {
+        const done = Atomics.load(w.c, 1);
+        if (done === w.seq) break;
+        if (done === -w.seq) throw new Error('a simd-kernels.wasm worker failed');
+        if (Atomics.wait(w.c, 1, done, 60_000) === 'timed-out' && Atomics.load(w.c, 1) === done) {
+          throw new Error('a simd-kernels.wasm worker did not answer within 60 s');
+        }
+      }
+    }
+  };
+
+  const k: SimdKernelExports = {
+    memory,
+    heapBase: () => heapStart,
+    filterGradient: (...args) => run(FN_FILTER, args, chunks(args[6], threads, 4), (a, b) => raw.filterGradient(...args, a, b)),
+    inputGradient: (...args) => run(FN_INPUT, args, chunks(args[3] * args[4], threads, 1), (a, b) => raw.inputGradient(...args, a, b)),
+  };
+  const stop = () => {
+    for (const w of workers) {
+      w.c[2] = FN_STOP;
+      w.seq += 1;
+      Atomics.store(w.c, 0, w.seq);
+      Atomics.notify(w.c, 0);
+    }
+  };
+  return { k, stop };
 }
 
 /**
- * Loads the SIMD kernels from the given bytes (browsers, bundlers), replacing any loaded ones.
- * In Node they load by themselves from the package's `build/` folder.
+ * Loads the SIMD kernels from the given bytes (browsers, bundlers), replacing any loaded ones;
+ * they run on the calling thread. In Node they load by themselves from the package's `build/`.
  *
  * @param bytes - `build/simd-kernels.wasm`, or `build/simd-kernels-relaxed.wasm` where the
  *   engine has relaxed SIMD (then pass `fusedMultiplyAdd: true`)
@@ -100,8 +246,12 @@ function instantiate(bytes: Uint8Array): SimdKernelExports {
  *   shape thresholds between them and XNNPACK)
  */
 export function loadSimdKernels(bytes: Uint8Array, options: { fusedMultiplyAdd?: boolean } = {}): void {
-  loaded = instantiate(bytes);
-  status = { available: true, source: 'loadSimdKernels', fusedMultiplyAdd: options.fusedMultiplyAdd ?? false };
+  stopWorkers?.();
+  stopWorkers = undefined;
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { env: abortImport });
+  const exports = instance.exports as unknown as RawExports & { memory: WebAssembly.Memory };
+  loaded = singleThreaded(exports, exports.memory);
+  status = { available: true, source: 'loadSimdKernels', fusedMultiplyAdd: options.fusedMultiplyAdd ?? false, threads: 1 };
 }
 
 /** Whether the SIMD convolution-gradient kernels are in use, and if not, why. */
@@ -119,15 +269,26 @@ export function simdKernelsHaveFma(): boolean {
 /** The loaded kernels, or null when they cannot be used (then the XNNPACK formulations run). */
 export function simdKernels(): SimdKernelExports | null {
   if (loaded !== undefined) return loaded;
-  const found = readBundledBytes();
+  const threads = threadsWanted;
+  const found = readBundledBytes(threads > 1);
   if (typeof found === 'string') {
     loaded = null;
     status = { available: false, reason: found };
     return null;
   }
   try {
-    loaded = instantiate(found.bytes);
-    status = { available: true, source: found.url.pathname, fusedMultiplyAdd: found.relaxed };
+    const module = new WebAssembly.Module(found.bytes as BufferSource);
+    const pool = threads > 1 ? multiThreaded(module, threads) : null;
+    if (pool !== null) {
+      loaded = pool.k;
+      stopWorkers = pool.stop;
+    } else {
+      const exports = new WebAssembly.Instance(module, { env: abortImport }).exports as unknown as RawExports & {
+        memory: WebAssembly.Memory;
+      };
+      loaded = singleThreaded(exports, exports.memory);
+    }
+    status = { available: true, source: found.url.pathname, fusedMultiplyAdd: found.relaxed, threads: pool === null ? 1 : threads };
   } catch (err) {
     loaded = null;
     status = { available: false, reason: `${found.url.pathname} did not instantiate: ${(err as Error).message}` };
