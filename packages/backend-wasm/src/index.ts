@@ -1,8 +1,9 @@
 /**
- * Training kernels for the TensorFlow.js wasm backend: conv and depthwise-conv gradients, fast
- * transposed and batched matMul, broadcast Tile and UnsortedSegmentSum, all composed of the
- * stock XNNPACK-backed wasm kernels, and {@link enableWasmThreads} to run the backend with
- * several threads in Node. Importing this module registers nothing; call
+ * Training kernels for the TensorFlow.js wasm backend: conv and depthwise-conv gradients, convs
+ * and dense-layer products on the package's own SIMD kernels ({@link simdKernelsStatus}), fast
+ * transposed and batched matMul, broadcast Tile and UnsortedSegmentSum on the stock
+ * XNNPACK-backed kernels, and {@link enableWasmThreads} to run the backend (and the SIMD
+ * kernels) with several threads in Node. Importing this module registers nothing; call
  * {@link registerWasmTrainingKernels}.
  *
  * @packageDocumentation

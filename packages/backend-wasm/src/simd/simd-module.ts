@@ -150,6 +150,8 @@ function singleThreaded(raw: RawExports, memory: WebAssembly.Memory): SimdKernel
 }
 
 const CONTROL_WORDS = 64;
+/** Multiply-adds below which a call is not split over threads (a wake-up costs ~10–50 µs). */
+const MIN_SPLIT_MACS = 1 << 20;
 const FN_FILTER = 0;
 const FN_INPUT = 1;
 const FN_STOP = -1;
@@ -219,11 +221,25 @@ function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKe
     }
   };
 
+  // Calls below MIN_SPLIT_MACS run whole on the calling thread: waking a worker costs more.
+  const parts = (macs: number, total: number, step: number): Array<[number, number]> =>
+    macs < MIN_SPLIT_MACS ? [[0, total]] : chunks(total, threads, step);
   const k: SimdKernelExports = {
     memory,
     heapBase: () => heapStart,
-    filterGradient: (...args) => run(FN_FILTER, args, chunks(args[6], threads, 4), (a, b) => raw.filterGradient(...args, a, b)),
-    inputGradient: (...args) => run(FN_INPUT, args, chunks(args[3] * args[4], threads, 1), (a, b) => raw.inputGradient(...args, a, b)),
+    // filterGradient(xp, dy, dw, N, Hp, Wp, C, Ho, Wo, K, KH, KW, …)
+    filterGradient: (...args) =>
+      run(FN_FILTER, args, parts(args[3] * args[7] * args[8] * args[6] * args[9] * args[10] * args[11], args[6], 4), (a, b) =>
+        raw.filterGradient(...args, a, b),
+      ),
+    // inputGradient(src, wt, out, N, H, Wx, C, Hq, Wq, K, KH, KW, sH, sW, …)
+    inputGradient: (...args) =>
+      run(
+        FN_INPUT,
+        args,
+        parts((args[3] * args[4] * args[5] * args[6] * args[9] * args[10] * args[11]) / (args[12] * args[13]), args[3] * args[4], 1),
+        (a, b) => raw.inputGradient(...args, a, b),
+      ),
   };
   const stop = () => {
     for (const w of workers) {
