@@ -1,6 +1,6 @@
 /**
- * What the benchmark measures: the models, their FLOPs, and the rules that refuse or skip a
- * configuration before it runs (wasm heap limit, backends too slow to finish in time).
+ * What the benchmark measures: the models, their FLOPs, and the rules that skip a
+ * configuration before it runs (backends too slow to finish in time).
  */
 
 /** Benchmark model ids. */

@@ -11,7 +11,7 @@
  *   { model, backend, batch, mode, imagesPerSecond, gflops, peakRssMB, runs, ... }
  * `imagesPerSecond` is the median over `runs` timed runs after warm-up; `gflops` is effective:
  * forward FLOPs per image × images/s × 3 for train and per-sample-grad (forward + backward),
- * × 1 for infer. Lines with `status: "skipped" | "refused" | "error"` say why nothing was
+ * × 1 for infer. Lines with `status: "skipped" | "error"` say why nothing was
  * measured. Each measurement runs in its own child process (fresh wasm heap, so `peakRssMB` and
  * `wasmHeapMB` are its own and a heap abort cannot end the benchmark).
  * `--wasm-threads N` runs the wasm backend with N threads (core's `initBackend({ wasmThreads })`);
