@@ -87,7 +87,8 @@ interface Stat {
 
 async function main(): Promise<void> {
   const logger = createMemoryLogger();
-  await initBackend(backendName, { logger });
+  const threads = get('wasm-threads', '');
+  await initBackend(backendName, { logger, ...(threads ? { wasmThreads: Number(threads) } : {}) });
   await withoutKernels(get('without', ''));
   const stats = new Map<string, Stat>();
   let on = false;

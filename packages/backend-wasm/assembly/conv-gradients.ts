@@ -26,10 +26,13 @@ export function heapBase(): usize {
  * `xp` is [N, Hp, Wp, C] (already padded so every tap of every output reads inside it),
  * `dy` is [N, Ho, Wo, K], `dw` is [KH, KW, C, K] and is accumulated into (zero it first).
  * C must be a multiple of 4 and K of 8. Only input channels [ciBegin, ciEnd) (multiples of 4) are
- * computed, so threads can share the work on disjoint parts of dW. The pixels are taken `rowsPerBlock` output rows at a
- * time and the whole filter gradient is updated for each block, so the block of x and dy stays
- * in cache while every (tap, 4-channel, 8-channel) tile sweeps it with its 8 accumulators in
- * registers.
+ * computed, so threads can share the work on disjoint parts of dW; part `part` uses its own
+ * scratch, `rowsPerBlock·Wo·(K + C)` floats from `scratch + part · that`.
+ *
+ * The pixels are taken `rowsPerBlock` output rows at a time. Each block of dy is packed once as
+ * [K/8][pixels][8], and for each tap the block of x it reads as [C/4][pixels][4], so every
+ * (4-channel, 8-channel) tile then sweeps two contiguous streams (16 and 32 bytes per pixel, in
+ * L1) with its 8 accumulators in registers, whatever the map's width or the channel stride.
  */
 export function filterGradient(
   xp: usize,
@@ -49,18 +52,51 @@ export function filterGradient(
   dH: i32,
   dW: i32,
   rowsPerBlock: i32,
+  scratch: usize,
   ciBegin: i32,
   ciEnd: i32,
+  part: i32,
 ): void {
   const rows = N * Ho;
-  const xStep = (<usize>(sW * C)) << 2;
-  const dyStep = (<usize>K) << 2;
+  const blockPx = rowsPerBlock * Wo;
+  const dyPack = scratch + ((<usize>(part * blockPx * (K + C))) << 2);
+  const xPack = dyPack + ((<usize>(blockPx * K)) << 2);
   const kBytes = (<usize>K) << 2;
+  const xPixStep = (<usize>(sW * C)) << 2;
+  const tiles = (ciEnd - ciBegin) >> 2;
   for (let r0 = 0; r0 < rows; r0 += rowsPerBlock) {
     const r1 = min(rows, r0 + rowsPerBlock);
+    const P = (r1 - r0) * Wo;
+    // dy block → [K/8][P][8]
+    let p = 0;
+    for (let r = r0; r < r1; r++) {
+      let src = dy + ((<usize>(r * Wo * K)) << 2);
+      for (let ow = 0; ow < Wo; ow++) {
+        for (let co8 = 0; co8 < K >> 3; co8++) {
+          const d = dyPack + ((<usize>(co8 * P + p)) << 5);
+          v128.store(d, v128.load(src + ((<usize>co8) << 5)));
+          v128.store(d, v128.load(src + ((<usize>co8) << 5), 16), 16);
+        }
+        src += kBytes;
+        p++;
+      }
+    }
     for (let kh = 0; kh < KH; kh++) {
       for (let kw = 0; kw < KW; kw++) {
-        for (let ci = ciBegin; ci < ciEnd; ci += 4) {
+        // x block of this tap, channels [ciBegin, ciEnd) → [tiles][P][4]
+        p = 0;
+        for (let r = r0; r < r1; r++) {
+          const n = r / Ho;
+          const oh = r - n * Ho;
+          let src = xp + ((<usize>(((n * Hp + oh * sH + kh * dH) * Wp + kw * dW) * C + ciBegin)) << 2);
+          for (let ow = 0; ow < Wo; ow++) {
+            for (let t = 0; t < tiles; t++) v128.store(xPack + ((<usize>(t * P + p)) << 4), v128.load(src + ((<usize>t) << 4)));
+            src += xPixStep;
+            p++;
+          }
+        }
+        for (let t = 0; t < tiles; t++) {
+          const ci = ciBegin + (t << 2);
           for (let co = 0; co < K; co += 8) {
             const out = dw + ((<usize>(((kh * KW + kw) * C + ci) * K + co)) << 2);
             let a00 = v128.load(out);
@@ -71,29 +107,25 @@ export function filterGradient(
             let a21 = v128.load(out + 2 * kBytes, 16);
             let a30 = v128.load(out + 3 * kBytes);
             let a31 = v128.load(out + 3 * kBytes, 16);
-            for (let r = r0; r < r1; r++) {
-              const n = r / Ho;
-              const oh = r - n * Ho;
-              let xq = xp + ((<usize>(((n * Hp + oh * sH + kh * dH) * Wp + kw * dW) * C + ci)) << 2);
-              let dq = dy + ((<usize>(r * Wo * K + co)) << 2);
-              for (let ow = 0; ow < Wo; ow++) {
-                const d0 = v128.load(dq);
-                const d1 = v128.load(dq, 16);
-                const x0 = v128.load32_splat(xq);
-                const x1 = v128.load32_splat(xq + 4);
-                const x2 = v128.load32_splat(xq + 8);
-                const x3 = v128.load32_splat(xq + 12);
-                a00 = madd(x0, d0, a00);
-                a01 = madd(x0, d1, a01);
-                a10 = madd(x1, d0, a10);
-                a11 = madd(x1, d1, a11);
-                a20 = madd(x2, d0, a20);
-                a21 = madd(x2, d1, a21);
-                a30 = madd(x3, d0, a30);
-                a31 = madd(x3, d1, a31);
-                xq += xStep;
-                dq += dyStep;
-              }
+            let xq = xPack + ((<usize>(t * P)) << 4);
+            let dq = dyPack + ((<usize>((co >> 3) * P)) << 5);
+            for (let q = 0; q < P; q++) {
+              const d0 = v128.load(dq);
+              const d1 = v128.load(dq, 16);
+              const x0 = v128.load32_splat(xq);
+              const x1 = v128.load32_splat(xq + 4);
+              const x2 = v128.load32_splat(xq + 8);
+              const x3 = v128.load32_splat(xq + 12);
+              a00 = madd(x0, d0, a00);
+              a01 = madd(x0, d1, a01);
+              a10 = madd(x1, d0, a10);
+              a11 = madd(x1, d1, a11);
+              a20 = madd(x2, d0, a20);
+              a21 = madd(x2, d1, a21);
+              a30 = madd(x3, d0, a30);
+              a31 = madd(x3, d1, a31);
+              xq += 16;
+              dq += 32;
             }
             v128.store(out, a00);
             v128.store(out, a01, 16);

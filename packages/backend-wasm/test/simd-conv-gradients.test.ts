@@ -24,7 +24,7 @@ type Pad = 'same' | 'valid';
 
 /**
  * [batch, H, W, Cin, Cout, k, stride, pad]: channel counts on and off the 4×8 tile, several tiles,
- * odd sizes, 4×4 maps; with FMA every one of them takes the SIMD path.
+ * odd sizes, 4×4 maps (dW always takes the SIMD path, dx from 32 channels or a stride).
  */
 const shapes: Array<[number, number, number, number, number, number, number, Pad]> = [
   [2, 9, 16, 8, 16, 3, 1, 'same'],

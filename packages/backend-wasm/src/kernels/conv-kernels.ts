@@ -10,16 +10,7 @@ import type {
 import { filterGradient, geometryOf, inputGradient } from './conv-gradients.js';
 import { type StockKernels, type WasmBackendLike, withScope } from './kernel-scope.js';
 import { simdFilterGradient, simdInputGradient } from '../simd/conv-gradients-simd.js';
-import { simdConvGradientsWanted, simdKernelsHaveFma } from '../simd/simd-module.js';
-
-/**
- * Narrowest output map on which {@link makeConv2DBackpropFilter} uses the SIMD kernel: it sweeps
- * output rows, and on 4-wide rows it only matches XNNPACK's formulation when it has fused
- * multiply-adds (bench/kernels.ts: 24–26 vs 24 GFLOP/s; without FMA 18–20).
- */
-export function simdFilterMinOutWidth(): number {
-  return simdKernelsHaveFma() ? 4 : 8;
-}
+import { simdConvGradientsWanted } from '../simd/simd-module.js';
 
 /**
  * Fewest input channels for which a stride-1 `Conv2DBackpropInput` uses the SIMD gather kernel
@@ -54,10 +45,9 @@ export function makeConv2DBackpropFilter(stock: StockKernels): KernelFunc {
         'channelsLast',
       );
       const g = geometryOf(info);
-      // XNNPACK runs dW as a conv with a tiny output and a huge reduction (5–24 GFLOP/s); the
-      // SIMD kernel keeps register tiles over cache-sized pixel blocks (22–34).
-      const useSimd = simdConvGradientsWanted() && g.outWidth >= simdFilterMinOutWidth();
-      const fast = useSimd ? simdFilterGradient(scope.backend, x, dy, g) : null;
+      // XNNPACK runs dW as a conv with a tiny output and a huge reduction (2–25 GFLOP/s); the
+      // SIMD kernel sweeps packed pixel blocks with register tiles (11–50; bench/kernels.ts).
+      const fast = simdConvGradientsWanted() ? simdFilterGradient(scope.backend, x, dy, g) : null;
       return fast ?? filterGradient(scope, x, dy, g, false, filterShape);
     });
   };

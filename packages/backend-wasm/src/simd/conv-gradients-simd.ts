@@ -46,12 +46,16 @@ export function copyPadded(
 }
 
 /**
- * Output rows per block: about 64 KB of dy, so the block stays in L2 while every tile sweeps it,
- * but at least 256 pixels, so that loading and storing each tile's accumulators (the whole
- * filter gradient once per block: 9.4 MB for a 3×3 512→512 conv) stays small next to the sweep.
+ * Output rows per block of the filter-gradient kernel: about 256 pixels, whose packed dy and x
+ * tiles (8 and 16 KB per tile) stay in L1 while a tile's accumulators sweep them.
  */
-export function rowsPerBlock(Wo: number, K: number): number {
-  return Math.max(Math.ceil(256 / Wo), Math.floor(16384 / (Wo * K)));
+export function rowsPerBlock(Wo: number): number {
+  return Math.max(1, Math.ceil(256 / Wo));
+}
+
+/** Scratch floats the filter-gradient kernel needs: one packed block per thread. */
+export function filterScratchFloats(threads: number, rows: number, Wo: number, C4: number, K8: number): number {
+  return threads * rows * Wo * (C4 + K8);
 }
 
 /**
@@ -87,6 +91,8 @@ export function simdFilterGradient(backend: WasmBackendLike, x: TensorInfo, dy: 
   if (K8 !== Cout) dyv.fill(0);
   copyPadded(heapView(backend, dy), [N, Ho, Wo, Cout], dyv, [Ho, Wo, K8], 0, 0);
   arena.view(dwAt, KH * KW * C4 * K8).fill(0);
+  const rows = rowsPerBlock(Wo);
+  const scratchAt = arena.alloc(filterScratchFloats(k.threads, rows, Wo, C4, K8));
 
   k.filterGradient(
     xpAt,
@@ -105,7 +111,8 @@ export function simdFilterGradient(backend: WasmBackendLike, x: TensorInfo, dy: 
     g.strideWidth,
     g.dilationHeight,
     g.dilationWidth,
-    rowsPerBlock(Wo, K8),
+    rows,
+    scratchAt,
   );
 
   const out = backend.makeOutput([KH, KW, Cin, Cout], 'float32');

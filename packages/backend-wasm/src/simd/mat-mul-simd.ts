@@ -1,6 +1,6 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from '../kernels/kernel-scope.js';
-import { copyCropped, copyPadded, heapView, rowsPerBlock } from './conv-gradients-simd.js';
+import { copyCropped, copyPadded, filterScratchFloats, heapView, rowsPerBlock } from './conv-gradients-simd.js';
 import { SimdArena, simdKernels } from './simd-module.js';
 
 const roundUp = (v: number, m: number): number => Math.ceil(v / m) * m;
@@ -57,7 +57,9 @@ export function simdMatMul(
     if (N8 !== N || Kp !== K) dyv.fill(0);
     copyPadded(heapView(backend, b), [1, 1, K, N], dyv, [1, Kp, N8], 0, 0);
     arena.view(wAt, C4 * N8).fill(0);
-    k.filterGradient(xAt, dyAt, wAt, 1, Ho, Wo, C4, Ho, Wo, N8, 1, 1, 1, 1, 1, 1, rowsPerBlock(Wo, N8));
+    const rows = rowsPerBlock(Wo);
+    const scratchAt = arena.alloc(filterScratchFloats(k.threads, rows, Wo, C4, N8));
+    k.filterGradient(xAt, dyAt, wAt, 1, Ho, Wo, C4, Ho, Wo, N8, 1, 1, 1, 1, 1, 1, rows, scratchAt);
     return out(P, N, arena.view(wAt, C4 * N8), N8);
   }
 

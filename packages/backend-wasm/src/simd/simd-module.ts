@@ -25,10 +25,12 @@ interface RawExports {
 /** The loaded kernels, with calls split across the SIMD threads. */
 export interface SimdKernelExports {
   memory: WebAssembly.Memory;
+  /** Threads a call may be split over (parts needing their own scratch). */
+  threads: number;
   heapBase(): number;
   /**
-   * `filterGradient` of assembly/conv-gradients.ts without its last two arguments (the
-   * input-channel range, here the whole of `C`, the 7th argument).
+   * `filterGradient` of assembly/conv-gradients.ts without its last three arguments (the
+   * input-channel range, here the whole of `C`, the 7th argument, and the part index).
    */
   filterGradient(...args: number[]): void;
   /** `inputGradient` without its last two arguments (the rows, here all N·H). */
@@ -143,8 +145,9 @@ function chunks(total: number, parts: number, step: number): Array<[number, numb
 function singleThreaded(raw: RawExports, memory: WebAssembly.Memory): SimdKernelExports {
   return {
     memory,
+    threads: 1,
     heapBase: () => raw.heapBase(),
-    filterGradient: (...args) => raw.filterGradient(...args, 0, args[6]),
+    filterGradient: (...args) => raw.filterGradient(...args, 0, args[6], 0),
     inputGradient: (...args) => raw.inputGradient(...args, 0, args[3] * args[4]),
   };
 }
@@ -199,7 +202,7 @@ function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKe
     const posted: typeof workers = [];
     for (let i = 1; i < parts.length; i++) {
       const w = workers[i - 1];
-      const all = [...args, parts[i][0], parts[i][1]];
+      const all = [...args, parts[i][0], parts[i][1], i];
       w.c[2] = fn;
       w.c[3] = all.length;
       w.c.set(all, 4);
@@ -226,11 +229,12 @@ function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKe
     macs < MIN_SPLIT_MACS ? [[0, total]] : chunks(total, threads, step);
   const k: SimdKernelExports = {
     memory,
+    threads,
     heapBase: () => heapStart,
     // filterGradient(xp, dy, dw, N, Hp, Wp, C, Ho, Wo, K, KH, KW, …)
     filterGradient: (...args) =>
       run(FN_FILTER, args, parts(args[3] * args[7] * args[8] * args[6] * args[9] * args[10] * args[11], args[6], 4), (a, b) =>
-        raw.filterGradient(...args, a, b),
+        raw.filterGradient(...args, a, b, 0),
       ),
     // inputGradient(src, wt, out, N, H, Wx, C, Hq, Wq, K, KH, KW, sH, sW, …)
     inputGradient: (...args) =>
