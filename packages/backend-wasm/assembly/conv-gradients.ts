@@ -15,6 +15,29 @@ function madd(a: v128, b: v128, c: v128): v128 {
   return f32x4.add(c, f32x4.mul(a, b));
 }
 
+/** Stores a 4 × 8 register tile: row i (two vectors) at `out + i·stride`. */
+function storeTile(
+  out: usize,
+  stride: usize,
+  a00: v128,
+  a01: v128,
+  a10: v128,
+  a11: v128,
+  a20: v128,
+  a21: v128,
+  a30: v128,
+  a31: v128,
+): void {
+  v128.store(out, a00);
+  v128.store(out, a01, 16);
+  v128.store(out + stride, a10);
+  v128.store(out + stride, a11, 16);
+  v128.store(out + 2 * stride, a20);
+  v128.store(out + 2 * stride, a21, 16);
+  v128.store(out + 3 * stride, a30);
+  v128.store(out + 3 * stride, a31, 16);
+}
+
 /** First byte the JS side may use for operands (everything above is free). */
 export function heapBase(): usize {
   return (__heap_base + 15) & ~(15 as usize);
@@ -127,14 +150,7 @@ export function filterGradient(
               xq += 16;
               dq += 32;
             }
-            v128.store(out, a00);
-            v128.store(out, a01, 16);
-            v128.store(out + kBytes, a10);
-            v128.store(out + kBytes, a11, 16);
-            v128.store(out + 2 * kBytes, a20);
-            v128.store(out + 2 * kBytes, a21, 16);
-            v128.store(out + 3 * kBytes, a30);
-            v128.store(out + 3 * kBytes, a31, 16);
+            storeTile(out, kBytes, a00, a01, a10, a11, a20, a21, a30, a31);
           }
         }
       }
@@ -232,14 +248,7 @@ export function inputGradient(
               }
             }
             const o = rowOut + ((<usize>(iw0 * C + ci)) << 2);
-            v128.store(o, a00);
-            v128.store(o, a01, 16);
-            v128.store(o + pixStep, a10);
-            v128.store(o + pixStep, a11, 16);
-            v128.store(o + 2 * pixStep, a20);
-            v128.store(o + 2 * pixStep, a21, 16);
-            v128.store(o + 3 * pixStep, a30);
-            v128.store(o + 3 * pixStep, a31, 16);
+            storeTile(o, pixStep, a00, a01, a10, a11, a20, a21, a30, a31);
           }
         }
       }

@@ -33,16 +33,8 @@ export function makeConv2D(stock: StockKernels): KernelFunc {
     const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs;
     const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
     const [fh, fw, cin] = inputs.filter.shape;
-    if (
-      sh === 1 &&
-      sw === 1 &&
-      dataFormat !== 'NCHW' &&
-      cin >= SIMD_CONV_MIN_CHANNELS &&
-      inputs.x.dtype === 'float32' &&
-      simdConvGradientsWanted() &&
-      simdKernelsHaveFma()
-    ) {
-      const info = backend_util.computeConv2DInfo(
+    const convInfo = () =>
+      backend_util.computeConv2DInfo(
         inputs.x.shape as [number, number, number, number],
         inputs.filter.shape as [number, number, number, number],
         strides,
@@ -52,21 +44,20 @@ export function makeConv2D(stock: StockKernels): KernelFunc {
         false,
         'channelsLast',
       );
-      const out = simdConv2D(backend as WasmBackendLike, inputs.x, inputs.filter, geometryOf(info));
+    if (
+      sh === 1 &&
+      sw === 1 &&
+      dataFormat !== 'NCHW' &&
+      cin >= SIMD_CONV_MIN_CHANNELS &&
+      inputs.x.dtype === 'float32' &&
+      simdConvGradientsWanted() &&
+      simdKernelsHaveFma()
+    ) {
+      const out = simdConv2D(backend as WasmBackendLike, inputs.x, inputs.filter, geometryOf(convInfo()));
       if (out !== null) return out;
     }
     if (pad !== 'same' || dataFormat === 'NCHW' || (sh <= fh && sw <= fw)) return stockFn(args);
-    const info = backend_util.computeConv2DInfo(
-      inputs.x.shape as [number, number, number, number],
-      inputs.filter.shape as [number, number, number, number],
-      strides,
-      dilations,
-      pad,
-      dimRoundingMode,
-      false,
-      'channelsLast',
-    );
-    const { top, bottom, left, right } = info.padInfo;
+    const { top, bottom, left, right } = convInfo().padInfo;
     return withScope(backend as WasmBackendLike, stock, (scope) => {
       const padded =
         top + bottom + left + right > 0

@@ -47,15 +47,17 @@ export function simdMatMul(
     const Wo = 64;
     const Ho = Math.ceil(K / Wo);
     const Kp = Ho * Wo;
-    const xAt = arena.alloc(Kp * C4);
-    const dyAt = arena.alloc(Kp * N8);
+    // Rows of `t` ([K, cols]) into [Kp, colsPadded], zero elsewhere.
+    const stage = (t: TensorInfo, cols: number, colsPadded: number): number => {
+      const at = arena.alloc(Kp * colsPadded);
+      const v = arena.view(at, Kp * colsPadded);
+      if (colsPadded !== cols || Kp !== K) v.fill(0);
+      copyPadded(heapView(backend, t), [1, 1, K, cols], v, [1, Kp, colsPadded], 0, 0);
+      return at;
+    };
+    const xAt = stage(a, P, C4);
+    const dyAt = stage(b, N, N8);
     const wAt = arena.alloc(C4 * N8);
-    const xv = arena.view(xAt, Kp * C4);
-    if (C4 !== P || Kp !== K) xv.fill(0);
-    copyPadded(heapView(backend, a), [1, 1, K, P], xv, [1, Kp, C4], 0, 0);
-    const dyv = arena.view(dyAt, Kp * N8);
-    if (N8 !== N || Kp !== K) dyv.fill(0);
-    copyPadded(heapView(backend, b), [1, 1, K, N], dyv, [1, Kp, N8], 0, 0);
     arena.view(wAt, C4 * N8).fill(0);
     const rows = rowsPerBlock(Wo);
     const scratchAt = arena.alloc(filterScratchFloats(k.threads, rows, Wo, C4, N8));
