@@ -74,6 +74,26 @@ describe('initBackend', () => {
     expect(info.detail).toMatch(/2 training kernels/);
   });
 
+  it("names the package's own SIMD kernels in the backend line, or why they are off", async () => {
+    for (const [status, want] of [
+      [{ available: true, fusedMultiplyAdd: true, threads: 2 }, /own SIMD kernels with FMA, 2 threads/],
+      [
+        { available: false, reason: 'turned off by UNLEARN_SIMD_KERNELS=off' },
+        /own SIMD kernels off: turned off by UNLEARN_SIMD_KERNELS=off/,
+      ],
+    ] as const) {
+      const { load } = fakeImporter({
+        '@tensorflow/tfjs-backend-wasm': () => realImport('@tensorflow/tfjs-backend-wasm'),
+        '@unlearnjs/backend-wasm': async () => ({
+          registerWasmTrainingKernels: () => ['Conv2DBackpropFilter'],
+          simdKernelsStatus: () => status,
+        }),
+      });
+      const info = await initBackend('wasm', { logger: createMemoryLogger(), importModule: load });
+      expect(info.detail).toMatch(want);
+    }
+  });
+
   it('wasmThreads: arranges threads through @unlearnjs/backend-wasm before the backend starts, logs its warning and reports the thread count', async () => {
     const calls: string[] = [];
     const { load } = fakeImporter({

@@ -91,6 +91,15 @@ type Loader = (load: (s: string) => Promise<unknown>, ctx: LoaderContext) => Pro
 interface BackendWasmExtension {
   registerWasmTrainingKernels?: () => string[];
   enableWasmThreads?: (options: { threads: number }) => Promise<{ threads: number; warning?: string }>;
+  simdKernelsStatus?: () => { available: true; fusedMultiplyAdd: boolean; threads: number } | { available: false; reason: string };
+}
+
+/** How the backend line names @unlearnjs/backend-wasm's own SIMD kernels (or why they are off). */
+function describeSimdKernels(ext: BackendWasmExtension): string {
+  const s = ext.simdKernelsStatus?.();
+  if (s === undefined) return '';
+  if (!s.available) return ` (own SIMD kernels off: ${s.reason})`;
+  return ` (own SIMD kernels${s.fusedMultiplyAdd ? ' with FMA' : ''}, ${s.threads} thread${s.threads === 1 ? '' : 's'})`;
 }
 
 const loaders: Record<BackendName, Loader> = {
@@ -161,7 +170,7 @@ const loaders: Record<BackendName, Loader> = {
     }
     if (ext?.registerWasmTrainingKernels !== undefined) {
       const names = ext.registerWasmTrainingKernels();
-      extra = ` + ${names.length} training kernels from @unlearnjs/backend-wasm`;
+      extra = ` + ${names.length} training kernels from @unlearnjs/backend-wasm${describeSimdKernels(ext)}`;
     }
     await activate('wasm');
     let threads: number | undefined;
