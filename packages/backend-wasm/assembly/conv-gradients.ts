@@ -255,3 +255,34 @@ export function inputGradient(
     }
   }
 }
+
+/**
+ * acc[part·C + c] = Σ_{r ∈ [rowBegin, rowEnd)} src[r·C + c] for a row-major [rows, C] matrix
+ * (C a multiple of 4): the column sums of a reduction over leading axes (BatchNorm statistics,
+ * bias gradients). Rows are added into a float32 block accumulator (`blockAcc`, C floats per
+ * part) 64 at a time, and each block total into float64 `acc`, so the error stays that of
+ * 64-term float32 sums however many rows there are.
+ */
+export function columnSums(src: usize, C: i32, blockAcc: usize, acc: usize, rowBegin: i32, rowEnd: i32, part: i32): void {
+  const cBytes = (<usize>C) << 2;
+  const blk = blockAcc + <usize>part * cBytes;
+  const out = acc + ((<usize>(part * C)) << 3);
+  for (let c = 0; c < C; c += 2) v128.store(out + ((<usize>c) << 3), f64x2.splat(0));
+  for (let r0 = rowBegin; r0 < rowEnd; r0 += 64) {
+    const r1 = min(rowEnd, r0 + 64);
+    for (let c = 0; c < C; c += 4) v128.store(blk + ((<usize>c) << 2), f32x4.splat(0));
+    for (let r = r0; r < r1; r++) {
+      const row = src + <usize>r * cBytes;
+      for (let c = 0; c < C; c += 4) {
+        const at = blk + ((<usize>c) << 2);
+        v128.store(at, f32x4.add(v128.load(at), v128.load(row + ((<usize>c) << 2))));
+      }
+    }
+    for (let c = 0; c < C; c += 4) {
+      const v = v128.load(blk + ((<usize>c) << 2));
+      const o = out + ((<usize>c) << 3);
+      v128.store(o, f64x2.add(v128.load(o), f64x2.promote_low_f32x4(v)));
+      v128.store(o, f64x2.add(v128.load(o, 16), f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1))), 16);
+    }
+  }
+}

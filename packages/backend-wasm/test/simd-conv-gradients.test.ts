@@ -65,6 +65,7 @@ describe('the SIMD kernels on 2 threads (shared memory, one worker)', () => {
     const a = tf.tensor2d(spec([1000, 70], 45).data, [1000, 70]);
     const b = tf.tensor2d(spec([70, 60], 46).data, [70, 60]);
     const c = tf.tensor2d(spec([1000, 60], 47).data, [1000, 60]);
+    const big = tf.tensor4d(spec([16, 32, 32, 68], 48).data, [16, 32, 32, 68]);
     const conv = { dataFormat: 'NHWC', pad: 'same' };
     const forms = (): tf.Tensor[] => [
       tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dy1 }, { ...conv, strides: [1, 1], filterShape: [3, 3, 36, 40] }) as tf.Tensor,
@@ -78,13 +79,14 @@ describe('the SIMD kernels on 2 threads (shared memory, one worker)', () => {
       tf.conv2d(x, w, 1, 'same'),
       tf.matMul(a, b),
       tf.matMul(a, c, true, false),
+      tf.sum(big, [0, 1, 2]),
     ];
     const one = forms();
     setSimdThreads(2);
     const two = forms();
     expect(simdKernelsStatus()).toMatchObject({ available: true, threads: 2 });
     for (let i = 0; i < one.length; i++) expect(Array.from(await two[i].data())).toEqual(Array.from(await one[i].data()));
-    tf.dispose([x, dy1, dy2, w, a, b, c, ...one, ...two]);
+    tf.dispose([x, dy1, dy2, w, a, b, c, big, ...one, ...two]);
   });
 });
 
@@ -148,6 +150,24 @@ describe.each(BUILDS)('the SIMD kernels of $file', ({ file, fusedMultiplyAdd }) 
       );
     },
   );
+
+  it.each([
+    [
+      [64, 32, 32, 16],
+      [0, 1, 2],
+    ],
+    [
+      [20, 65, 192],
+      [0, 1],
+    ],
+    [
+      [300, 300, 3],
+      [0, 1],
+    ],
+  ] as Array<[number[], number[]]>)('Sum and Mean of %j over leading axes %j equal the cpu backend', async (shape, axes) => {
+    await expectSameOnWasm([spec(shape, 35)], (x) => tf.sum(x, axes), undefined, 2e-6);
+    await expectSameOnWasm([spec(shape, 36)], (x) => tf.mean(x, axes, true), undefined, 2e-6);
+  });
 
   // [a shape, b shape, transposeA, transposeB]: every form with one right-hand matrix, sizes off
   // the 4×8 tile, ≥ 2^20 multiply-adds so the SIMD path is taken.

@@ -20,6 +20,7 @@ interface RawExports {
   heapBase(): number;
   filterGradient(...args: number[]): void;
   inputGradient(...args: number[]): void;
+  columnSums(...args: number[]): void;
 }
 
 /** The loaded kernels, with calls split across the SIMD threads. */
@@ -35,6 +36,11 @@ export interface SimdKernelExports {
   filterGradient(...args: number[]): void;
   /** `inputGradient` without its last two arguments (the rows, here all N·H). */
   inputGradient(...args: number[]): void;
+  /**
+   * `columnSums(src, C, blockAcc, acc)` over `rows` rows: part i of the split writes its float64
+   * sums to `acc + 8·i·C`; returns how many parts there were (add them up).
+   */
+  columnSums(src: number, C: number, blockAcc: number, acc: number, rows: number): number;
 }
 
 /** Why the SIMD kernels are or are not in use, for `simdKernelsStatus`. */
@@ -149,6 +155,10 @@ function singleThreaded(raw: RawExports, memory: WebAssembly.Memory): SimdKernel
     heapBase: () => raw.heapBase(),
     filterGradient: (...args) => raw.filterGradient(...args, 0, args[6], 0),
     inputGradient: (...args) => raw.inputGradient(...args, 0, args[3] * args[4]),
+    columnSums: (src, C, blockAcc, acc, rows) => {
+      raw.columnSums(src, C, blockAcc, acc, 0, rows, 0);
+      return 1;
+    },
   };
 }
 
@@ -157,6 +167,7 @@ const CONTROL_WORDS = 64;
 const MIN_SPLIT_MACS = 1 << 20;
 const FN_FILTER = 0;
 const FN_INPUT = 1;
+const FN_COLUMN_SUMS = 2;
 const FN_STOP = -1;
 
 /**
@@ -169,7 +180,7 @@ const { workerData } = require('node:worker_threads');
 const { module, memory, control } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('simd-kernels.wasm aborted'); } } });
 const c = new Int32Array(memory.buffer, control, ${CONTROL_WORDS});
-const fns = [inst.exports.filterGradient, inst.exports.inputGradient];
+const fns = [inst.exports.filterGradient, inst.exports.inputGradient, inst.exports.columnSums];
 let seq = 0;
 for (;;) {
   Atomics.wait(c, 0, seq);
@@ -244,6 +255,11 @@ function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKe
         parts((args[3] * args[4] * args[5] * args[6] * args[9] * args[10] * args[11]) / (args[12] * args[13]), args[3] * args[4], 1),
         (a, b) => raw.inputGradient(...args, a, b),
       ),
+    columnSums: (src, C, blockAcc, acc, rows) => {
+      const split = parts(rows * C, rows, 64);
+      run(FN_COLUMN_SUMS, [src, C, blockAcc, acc], split, (a, b) => raw.columnSums(src, C, blockAcc, acc, a, b, 0));
+      return split.length;
+    },
   };
   const stop = () => {
     for (const w of workers) {
