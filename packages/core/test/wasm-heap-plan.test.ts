@@ -15,6 +15,15 @@ beforeAll(async () => {
   await initBackend('wasm', { logger: createMemoryLogger() });
 });
 
+/** The heap (plan share 0.85) in which a pass of the tiny ResNet holds ~20.5 images. */
+async function heapForTwentyImages(
+  model: ReturnType<typeof tinyResNet>,
+  vars: tf.Variable[],
+): Promise<{ heapBytes: number; baseBytes: number }> {
+  const probe = await planWasmHeap(model, 64, undefined, [32, 32, 3], vars);
+  return { heapBytes: (probe.baseBytes + 20.5 * probe.bytesPerImage) / 0.85, baseBytes: probe.baseBytes };
+}
+
 function tinyResNet() {
   return createModel(createContainer({ seed: 2, use: [registerCoreModels] }), 'resnet18', { width: 4 });
 }
@@ -53,9 +62,7 @@ describe('planWasmHeap', () => {
   it('splits the batch into equal micro-batches when a pass would not fit the heap', async () => {
     const model = tinyResNet();
     const vars = [...model.trainableVariables().values()];
-    const probe = await planWasmHeap(model, 64, undefined, [32, 32, 3], vars);
-    // A heap that holds ~20 images per pass at the plan share.
-    const heapBytes = (probe.baseBytes + 20.5 * probe.bytesPerImage) / 0.85;
+    const { heapBytes } = await heapForTwentyImages(model, vars);
     const plan = await planWasmHeap(model, 64, undefined, [32, 32, 3], vars, { heapBytes });
     expect(plan.microBatch).toBe(16); // 64 in 4 passes of 16 (3 passes would need 22)
     expect(plan.predictedBytes).toBeLessThanOrEqual(heapBytes * 0.85);
@@ -65,13 +72,12 @@ describe('planWasmHeap', () => {
   it('refuses up front, with a coded error and a suggestion, a micro-batch or model that cannot fit', async () => {
     const model = tinyResNet();
     const vars = [...model.trainableVariables().values()];
-    const probe = await planWasmHeap(model, 64, undefined, [32, 32, 3], vars);
-    const heapBytes = (probe.baseBytes + 20.5 * probe.bytesPerImage) / 0.85;
+    const { heapBytes, baseBytes } = await heapForTwentyImages(model, vars);
     const err = await planWasmHeap(model, 64, 32, [32, 32, 3], vars, { heapBytes }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnlearnError);
     expect((err as UnlearnError).code).toBe('UNLEARN_OUT_OF_MEMORY');
     expect((err as UnlearnError).message).toMatch(/microBatch: 20 or less/);
-    const none = await planWasmHeap(model, 64, undefined, [32, 32, 3], vars, { heapBytes: probe.baseBytes }).catch((e: unknown) => e);
+    const none = await planWasmHeap(model, 64, undefined, [32, 32, 3], vars, { heapBytes: baseBytes }).catch((e: unknown) => e);
     expect((none as UnlearnError).code).toBe('UNLEARN_OUT_OF_MEMORY');
     model.dispose();
   });

@@ -87,9 +87,7 @@ export function batchNorm(
   // makes ~12 activation-sized passes, among them a ones(x.shape) product per mean; this one 5.
   const normalise = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xs, g, b, save] = args as [tf.Tensor4D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const mean = tf.mean(xs, [0, 1, 2]);
-    const centered = tf.sub(xs, mean);
-    const variance = tf.mean(tf.square(centered), [0, 1, 2]);
+    const { mean, centered, variance } = centredMoments(xs, [0, 1, 2], false);
     tf.tidy(() => {
       runningMean.assign(tf.add(tf.mul(runningMean, 1 - m), tf.mul(mean, m)));
       runningVar.assign(tf.add(tf.mul(runningVar, 1 - m), tf.mul(variance, m * unbias)));
@@ -115,6 +113,13 @@ export function batchNorm(
   return normalise(x, gamma, beta) as tf.Tensor4D;
 }
 
+/** Mean, centred input and biased variance over `axes` (what both norms start from). */
+function centredMoments(x: tf.Tensor, axes: number[], keepDims: boolean): { mean: tf.Tensor; centered: tf.Tensor; variance: tf.Tensor } {
+  const mean = tf.mean(x, axes, keepDims);
+  const centered = tf.sub(x, mean);
+  return { mean, centered, variance: tf.mean(tf.square(centered), axes, keepDims) };
+}
+
 /**
  * Layer normalisation over the last axis (PyTorch `LayerNorm`, epsilon 1e-5, biased variance).
  *
@@ -130,10 +135,7 @@ export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.
 /** Layer norm with a closed-form backward pass (the taped one multiplies by ones(x.shape) per mean). */
 const layerNormWithGrad = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  const axis = x.rank - 1;
-  const mean = tf.mean(x, axis, true);
-  const centered = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(centered), axis, true);
+  const { centered, variance } = centredMoments(x, [x.rank - 1], true);
   const invStd = tf.rsqrt(tf.add(variance, NORM_EPSILON));
   const xHat = tf.mul(centered, invStd);
   save([xHat, invStd, gamma]);
