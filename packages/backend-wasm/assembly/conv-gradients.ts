@@ -291,3 +291,133 @@ export function columnSums(src: usize, C: i32, blockAcc: usize, acc: usize, rowB
     }
   }
 }
+
+/**
+ * Winograd F(2×2, 3×3) input transform: for every 2×2 output tile t = (n, i, j) and 4 channels,
+ * V[ξ·4+ν][t][c] = (Bᵀ d B)[ξ][ν] with d the 4×4 patch xp[n, 2i .. 2i+3, 2j .. 2j+3, c].
+ * `xp` is [N, 2·th + 2, 2·tw + 2, C] (already padded), `v` is [16][T][C] with T = Tx rows per
+ * plane (tiles past N·th·tw are left alone). Tiles [tileBegin, tileEnd) only (threads).
+ */
+export function winogradInput(xp: usize, v: usize, th: i32, tw: i32, C: i32, Tx: i32, tileBegin: i32, tileEnd: i32): void {
+  const Wp = 2 * tw + 2;
+  const Hp = 2 * th + 2;
+  const rowBytes = (<usize>(Wp * C)) << 2;
+  const pix = (<usize>C) << 2;
+  const plane = (<usize>(Tx * C)) << 2;
+  for (let t = tileBegin; t < tileEnd; t++) {
+    const n = t / (th * tw);
+    const rem = t - n * th * tw;
+    const i = rem / tw;
+    const j = rem - i * tw;
+    const base = xp + ((<usize>((n * Hp + 2 * i) * Wp + 2 * j) * C) << 2);
+    const out = v + ((<usize>(t * C)) << 2);
+    for (let c = 0; c < C; c += 4) {
+      const p = base + ((<usize>c) << 2);
+      // Rows of the patch, 4 columns each.
+      const d00 = v128.load(p);
+      const d01 = v128.load(p + pix);
+      const d02 = v128.load(p + 2 * pix);
+      const d03 = v128.load(p + 3 * pix);
+      const d10 = v128.load(p + rowBytes);
+      const d11 = v128.load(p + rowBytes + pix);
+      const d12 = v128.load(p + rowBytes + 2 * pix);
+      const d13 = v128.load(p + rowBytes + 3 * pix);
+      const d20 = v128.load(p + 2 * rowBytes);
+      const d21 = v128.load(p + 2 * rowBytes + pix);
+      const d22 = v128.load(p + 2 * rowBytes + 2 * pix);
+      const d23 = v128.load(p + 2 * rowBytes + 3 * pix);
+      const d30 = v128.load(p + 3 * rowBytes);
+      const d31 = v128.load(p + 3 * rowBytes + pix);
+      const d32 = v128.load(p + 3 * rowBytes + 2 * pix);
+      const d33 = v128.load(p + 3 * rowBytes + 3 * pix);
+      // Bᵀ d: row combinations.
+      const r00 = f32x4.sub(d00, d20);
+      const r01 = f32x4.sub(d01, d21);
+      const r02 = f32x4.sub(d02, d22);
+      const r03 = f32x4.sub(d03, d23);
+      const r10 = f32x4.add(d10, d20);
+      const r11 = f32x4.add(d11, d21);
+      const r12 = f32x4.add(d12, d22);
+      const r13 = f32x4.add(d13, d23);
+      const r20 = f32x4.sub(d20, d10);
+      const r21 = f32x4.sub(d21, d11);
+      const r22 = f32x4.sub(d22, d12);
+      const r23 = f32x4.sub(d23, d13);
+      const r30 = f32x4.sub(d10, d30);
+      const r31 = f32x4.sub(d11, d31);
+      const r32 = f32x4.sub(d12, d32);
+      const r33 = f32x4.sub(d13, d33);
+      const o = out + ((<usize>c) << 2);
+      // (Bᵀ d) B: the same combinations of columns.
+      v128.store(o, f32x4.sub(r00, r02));
+      v128.store(o + plane, f32x4.add(r01, r02));
+      v128.store(o + 2 * plane, f32x4.sub(r02, r01));
+      v128.store(o + 3 * plane, f32x4.sub(r01, r03));
+      v128.store(o + 4 * plane, f32x4.sub(r10, r12));
+      v128.store(o + 5 * plane, f32x4.add(r11, r12));
+      v128.store(o + 6 * plane, f32x4.sub(r12, r11));
+      v128.store(o + 7 * plane, f32x4.sub(r11, r13));
+      v128.store(o + 8 * plane, f32x4.sub(r20, r22));
+      v128.store(o + 9 * plane, f32x4.add(r21, r22));
+      v128.store(o + 10 * plane, f32x4.sub(r22, r21));
+      v128.store(o + 11 * plane, f32x4.sub(r21, r23));
+      v128.store(o + 12 * plane, f32x4.sub(r30, r32));
+      v128.store(o + 13 * plane, f32x4.add(r31, r32));
+      v128.store(o + 14 * plane, f32x4.sub(r32, r31));
+      v128.store(o + 15 * plane, f32x4.sub(r31, r33));
+    }
+  }
+}
+
+/**
+ * Winograd F(2×2, 3×3) output transform: y[n, 2i + a, 2j + b, c] = (Aᵀ m A)[a][b] with
+ * m[ξ][ν] = M[ξ·4+ν][t][c]. `m` is [16][Tx][C], `y` is [N, 2·th, 2·tw, C] (the caller crops odd
+ * sizes). Tiles [tileBegin, tileEnd) only.
+ */
+export function winogradOutput(m: usize, y: usize, th: i32, tw: i32, C: i32, Tx: i32, tileBegin: i32, tileEnd: i32): void {
+  const Wy = 2 * tw;
+  const rowBytes = (<usize>(Wy * C)) << 2;
+  const pix = (<usize>C) << 2;
+  const plane = (<usize>(Tx * C)) << 2;
+  for (let t = tileBegin; t < tileEnd; t++) {
+    const n = t / (th * tw);
+    const rem = t - n * th * tw;
+    const i = rem / tw;
+    const j = rem - i * tw;
+    const src = m + ((<usize>(t * C)) << 2);
+    const dst = y + ((<usize>((n * 2 * th + 2 * i) * Wy + 2 * j) * C) << 2);
+    for (let c = 0; c < C; c += 4) {
+      const q = src + ((<usize>c) << 2);
+      // Aᵀ m: r0 = m0 + m1 + m2, r1 = m1 − m2 − m3 (rows ξ), per column ν.
+      const m00 = v128.load(q);
+      const m01 = v128.load(q + plane);
+      const m02 = v128.load(q + 2 * plane);
+      const m03 = v128.load(q + 3 * plane);
+      const m10 = v128.load(q + 4 * plane);
+      const m11 = v128.load(q + 5 * plane);
+      const m12 = v128.load(q + 6 * plane);
+      const m13 = v128.load(q + 7 * plane);
+      const m20 = v128.load(q + 8 * plane);
+      const m21 = v128.load(q + 9 * plane);
+      const m22 = v128.load(q + 10 * plane);
+      const m23 = v128.load(q + 11 * plane);
+      const m30 = v128.load(q + 12 * plane);
+      const m31 = v128.load(q + 13 * plane);
+      const m32 = v128.load(q + 14 * plane);
+      const m33 = v128.load(q + 15 * plane);
+      const a0 = f32x4.add(f32x4.add(m00, m10), m20);
+      const a1 = f32x4.add(f32x4.add(m01, m11), m21);
+      const a2 = f32x4.add(f32x4.add(m02, m12), m22);
+      const a3 = f32x4.add(f32x4.add(m03, m13), m23);
+      const b0 = f32x4.sub(f32x4.sub(m10, m20), m30);
+      const b1 = f32x4.sub(f32x4.sub(m11, m21), m31);
+      const b2 = f32x4.sub(f32x4.sub(m12, m22), m32);
+      const b3 = f32x4.sub(f32x4.sub(m13, m23), m33);
+      const o = dst + ((<usize>c) << 2);
+      v128.store(o, f32x4.add(f32x4.add(a0, a1), a2));
+      v128.store(o + pix, f32x4.sub(f32x4.sub(a1, a2), a3));
+      v128.store(o + rowBytes, f32x4.add(f32x4.add(b0, b1), b2));
+      v128.store(o + rowBytes + pix, f32x4.sub(f32x4.sub(b1, b2), b3));
+    }
+  }
+}

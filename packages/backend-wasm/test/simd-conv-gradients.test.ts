@@ -66,6 +66,8 @@ describe('the SIMD kernels on 2 threads (shared memory, one worker)', () => {
     const b = tf.tensor2d(spec([70, 60], 46).data, [70, 60]);
     const c = tf.tensor2d(spec([1000, 60], 47).data, [1000, 60]);
     const big = tf.tensor4d(spec([16, 32, 32, 68], 48).data, [16, 32, 32, 68]);
+    const wx = tf.tensor4d(spec([8, 16, 16, 64], 49).data, [8, 16, 16, 64]);
+    const ww = tf.tensor4d(spec([3, 3, 64, 64], 50).data, [3, 3, 64, 64]);
     const conv = { dataFormat: 'NHWC', pad: 'same' };
     const forms = (): tf.Tensor[] => [
       tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dy1 }, { ...conv, strides: [1, 1], filterShape: [3, 3, 36, 40] }) as tf.Tensor,
@@ -80,13 +82,14 @@ describe('the SIMD kernels on 2 threads (shared memory, one worker)', () => {
       tf.matMul(a, b),
       tf.matMul(a, c, true, false),
       tf.sum(big, [0, 1, 2]),
+      tf.conv2d(wx, ww, 1, 'same'), // Winograd
     ];
     const one = forms();
     setSimdThreads(2);
     const two = forms();
     expect(simdKernelsStatus()).toMatchObject({ available: true, threads: 2 });
     for (let i = 0; i < one.length; i++) expect(Array.from(await two[i].data())).toEqual(Array.from(await one[i].data()));
-    tf.dispose([x, dy1, dy2, w, a, b, c, big, ...one, ...two]);
+    tf.dispose([x, dy1, dy2, w, a, b, c, big, wx, ww, ...one, ...two]);
   });
 });
 
@@ -168,6 +171,39 @@ describe.each(BUILDS)('the SIMD kernels of $file', ({ file, fusedMultiplyAdd }) 
     await expectSameOnWasm([spec(shape, 35)], (x) => tf.sum(x, axes), undefined, 2e-6);
     await expectSameOnWasm([spec(shape, 36)], (x) => tf.mean(x, axes, true), undefined, 2e-6);
   });
+
+  // Winograd F(2×2, 3×3) shapes (with FMA): 3×3 stride 1, maps ≥ 8, ≥ 64 channels; odd sizes
+  // leave half tiles at the edges, 'valid' pads the dx by 2.
+  it.each([
+    [2, 8, 9, 64, 72, 'same'],
+    [1, 11, 10, 65, 64, 'valid'],
+    [2, 9, 9, 64, 64, 'same'],
+  ] as Array<[number, number, number, number, number, Pad]>)(
+    'Winograd-sized conv and dx equal the cpu backend: n=%i %ix%i %i→%i %s',
+    async (n, h, w, cin, cout, pad) => {
+      await expectSameOnWasm(
+        [spec([n, h, w, cin], 37), spec([3, 3, cin, cout], 38)],
+        (x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, pad),
+        undefined,
+        5e-6,
+      );
+      const oh = pad === 'same' ? h : h - 2;
+      const ow = pad === 'same' ? w : w - 2;
+      await expectSameOnWasm(
+        [spec([n, oh, ow, cout], 39), spec([3, 3, cin, cout], 40)],
+        (dy, f) =>
+          tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropInput',
+              { dy, filter: f },
+              { strides: [1, 1], pad, dataFormat: 'NHWC', inputShape: [n, h, w, cin] },
+            ) as tf.Tensor,
+        undefined,
+        5e-6,
+      );
+    },
+  );
 
   // [a shape, b shape, transposeA, transposeB]: every form with one right-hand matrix, sizes off
   // the 4×8 tile, ≥ 2^20 multiply-adds so the SIMD path is taken.

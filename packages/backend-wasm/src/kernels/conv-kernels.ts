@@ -10,7 +10,8 @@ import type {
 import { filterGradient, geometryOf, inputGradient } from './conv-gradients.js';
 import { type StockKernels, type WasmBackendLike, withScope } from './kernel-scope.js';
 import { simdFilterGradient, simdInputGradient } from '../simd/conv-gradients-simd.js';
-import { simdConvGradientsWanted } from '../simd/simd-module.js';
+import { simdConvGradientsWanted, simdKernelsHaveFma } from '../simd/simd-module.js';
+import { isWinogradShape, winogradInputGradient } from '../simd/winograd-simd.js';
 
 /**
  * Fewest input channels for which a stride-1 `Conv2DBackpropInput` uses the SIMD gather kernel
@@ -76,7 +77,11 @@ export function makeConv2DBackpropInput(stock: StockKernels): KernelFunc {
     // stride 2). Stride 1: it wins from SIMD_INPUT_MIN_CHANNELS input channels.
     const strided = g.strideHeight > 1 || g.strideWidth > 1;
     if ((strided || g.inChannels >= SIMD_INPUT_MIN_CHANNELS) && simdConvGradientsWanted()) {
-      const fast = simdInputGradient(backend as WasmBackendLike, dy, filter, g);
+      const [kh, kw, fin, fout] = filter.shape;
+      const fast =
+        isWinogradShape(g, kh, kw, fin, fout) && simdKernelsHaveFma()
+          ? winogradInputGradient(backend as WasmBackendLike, dy, filter, g)
+          : simdInputGradient(backend as WasmBackendLike, dy, filter, g);
       if (fast !== null) return fast;
     }
     return withScope(backend as WasmBackendLike, stock, (scope) => inputGradient(scope, dy, filter, g, false));

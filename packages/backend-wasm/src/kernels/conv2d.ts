@@ -2,6 +2,7 @@ import { type Conv2DAttrs, type KernelFunc, type TensorInfo, backend_util } from
 import { type StockKernels, type WasmBackendLike, withScope } from './kernel-scope.js';
 import { geometryOf } from './conv-gradients.js';
 import { simdConv2D } from '../simd/conv-gradients-simd.js';
+import { isWinogradShape, winogradForward } from '../simd/winograd-simd.js';
 import { simdConvGradientsWanted, simdKernelsHaveFma } from '../simd/simd-module.js';
 
 /**
@@ -53,7 +54,10 @@ export function makeConv2D(stock: StockKernels): KernelFunc {
       simdConvGradientsWanted() &&
       simdKernelsHaveFma()
     ) {
-      const out = simdConv2D(backend as WasmBackendLike, inputs.x, inputs.filter, geometryOf(convInfo()));
+      const g = geometryOf(convInfo());
+      const out = isWinogradShape(g, fh, fw, cin, inputs.filter.shape[3])
+        ? winogradForward(backend as WasmBackendLike, inputs.x, inputs.filter, g)
+        : simdConv2D(backend as WasmBackendLike, inputs.x, inputs.filter, g);
       if (out !== null) return out;
     }
     if (pad !== 'same' || dataFormat === 'NCHW' || (sh <= fh && sw <= fw)) return stockFn(args);

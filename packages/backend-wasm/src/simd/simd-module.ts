@@ -21,6 +21,8 @@ interface RawExports {
   filterGradient(...args: number[]): void;
   inputGradient(...args: number[]): void;
   columnSums(...args: number[]): void;
+  winogradInput(...args: number[]): void;
+  winogradOutput(...args: number[]): void;
 }
 
 /** The loaded kernels, with calls split across the SIMD threads. */
@@ -41,6 +43,10 @@ export interface SimdKernelExports {
    * sums to `acc + 8·i·C`; returns how many parts there were (add them up).
    */
   columnSums(src: number, C: number, blockAcc: number, acc: number, rows: number): number;
+  /** `winogradInput(xp, v, th, tw, C, Tx)` over all N·th·tw tiles (`tiles`). */
+  winogradInput(xp: number, v: number, th: number, tw: number, C: number, Tx: number, tiles: number): void;
+  /** `winogradOutput(m, y, th, tw, C, Tx)` over all tiles. */
+  winogradOutput(m: number, y: number, th: number, tw: number, C: number, Tx: number, tiles: number): void;
 }
 
 /** Why the SIMD kernels are or are not in use, for `simdKernelsStatus`. */
@@ -159,6 +165,8 @@ function singleThreaded(raw: RawExports, memory: WebAssembly.Memory): SimdKernel
       raw.columnSums(src, C, blockAcc, acc, 0, rows, 0);
       return 1;
     },
+    winogradInput: (xp, v, th, tw, C, Tx, tiles) => raw.winogradInput(xp, v, th, tw, C, Tx, 0, tiles),
+    winogradOutput: (m, y, th, tw, C, Tx, tiles) => raw.winogradOutput(m, y, th, tw, C, Tx, 0, tiles),
   };
 }
 
@@ -168,6 +176,8 @@ const MIN_SPLIT_MACS = 1 << 20;
 const FN_FILTER = 0;
 const FN_INPUT = 1;
 const FN_COLUMN_SUMS = 2;
+const FN_WINOGRAD_INPUT = 3;
+const FN_WINOGRAD_OUTPUT = 4;
 const FN_STOP = -1;
 
 /**
@@ -180,7 +190,7 @@ const { workerData } = require('node:worker_threads');
 const { module, memory, control } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('simd-kernels.wasm aborted'); } } });
 const c = new Int32Array(memory.buffer, control, ${CONTROL_WORDS});
-const fns = [inst.exports.filterGradient, inst.exports.inputGradient, inst.exports.columnSums];
+const fns = [inst.exports.filterGradient, inst.exports.inputGradient, inst.exports.columnSums, inst.exports.winogradInput, inst.exports.winogradOutput];
 let seq = 0;
 for (;;) {
   Atomics.wait(c, 0, seq);
@@ -260,6 +270,14 @@ function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKe
       run(FN_COLUMN_SUMS, [src, C, blockAcc, acc], split, (a, b) => raw.columnSums(src, C, blockAcc, acc, a, b, 0));
       return split.length;
     },
+    winogradInput: (xp, v, th, tw, C, Tx, tiles) =>
+      run(FN_WINOGRAD_INPUT, [xp, v, th, tw, C, Tx], parts(tiles * C * 16, tiles, 1), (a, b) =>
+        raw.winogradInput(xp, v, th, tw, C, Tx, a, b),
+      ),
+    winogradOutput: (m, y, th, tw, C, Tx, tiles) =>
+      run(FN_WINOGRAD_OUTPUT, [m, y, th, tw, C, Tx], parts(tiles * C * 16, tiles, 1), (a, b) =>
+        raw.winogradOutput(m, y, th, tw, C, Tx, a, b),
+      ),
   };
   const stop = () => {
     for (const w of workers) {
