@@ -421,3 +421,58 @@ export function winogradOutput(m: usize, y: usize, th: i32, tw: i32, C: i32, Tx:
     }
   }
 }
+
+/**
+ * Winograd F(3×3, 2×2) transform of dy for the filter gradient: for every 2×2 tile t = (n, i, j)
+ * of dy (padded to even sizes, [N, 2·th, 2·tw, K]) and 4 channels,
+ * D[ξ·4+ν][t][c] = (G h Gᵀ)[ξ][ν] with G = [[1,0],[½,½],[½,−½],[0,1]]. `d` is [16][Tx][K].
+ * Tiles [tileBegin, tileEnd) only.
+ */
+export function winogradGradTransform(dy: usize, d: usize, th: i32, tw: i32, K: i32, Tx: i32, tileBegin: i32, tileEnd: i32): void {
+  const rowBytes = (<usize>(2 * tw * K)) << 2;
+  const pix = (<usize>K) << 2;
+  const plane = (<usize>(Tx * K)) << 2;
+  const half = f32x4.splat(0.5);
+  for (let t = tileBegin; t < tileEnd; t++) {
+    const n = t / (th * tw);
+    const rem = t - n * th * tw;
+    const i = rem / tw;
+    const j = rem - i * tw;
+    const src = dy + ((<usize>((n * 2 * th + 2 * i) * 2 * tw + 2 * j) * K) << 2);
+    const out = d + ((<usize>(t * K)) << 2);
+    for (let c = 0; c < K; c += 4) {
+      const p = src + ((<usize>c) << 2);
+      const h00 = v128.load(p);
+      const h01 = v128.load(p + pix);
+      const h10 = v128.load(p + rowBytes);
+      const h11 = v128.load(p + rowBytes + pix);
+      // G h: rows [h0, (h0+h1)/2, (h0−h1)/2, h1], two columns each.
+      const g00 = h00;
+      const g01 = h01;
+      const g10 = f32x4.mul(f32x4.add(h00, h10), half);
+      const g11 = f32x4.mul(f32x4.add(h01, h11), half);
+      const g20 = f32x4.mul(f32x4.sub(h00, h10), half);
+      const g21 = f32x4.mul(f32x4.sub(h01, h11), half);
+      const g30 = h10;
+      const g31 = h11;
+      const o = out + ((<usize>c) << 2);
+      // (G h) Gᵀ: the same on the columns.
+      v128.store(o, g00);
+      v128.store(o + plane, f32x4.mul(f32x4.add(g00, g01), half));
+      v128.store(o + 2 * plane, f32x4.mul(f32x4.sub(g00, g01), half));
+      v128.store(o + 3 * plane, g01);
+      v128.store(o + 4 * plane, g10);
+      v128.store(o + 5 * plane, f32x4.mul(f32x4.add(g10, g11), half));
+      v128.store(o + 6 * plane, f32x4.mul(f32x4.sub(g10, g11), half));
+      v128.store(o + 7 * plane, g11);
+      v128.store(o + 8 * plane, g20);
+      v128.store(o + 9 * plane, f32x4.mul(f32x4.add(g20, g21), half));
+      v128.store(o + 10 * plane, f32x4.mul(f32x4.sub(g20, g21), half));
+      v128.store(o + 11 * plane, g21);
+      v128.store(o + 12 * plane, g30);
+      v128.store(o + 13 * plane, f32x4.mul(f32x4.add(g30, g31), half));
+      v128.store(o + 14 * plane, f32x4.mul(f32x4.sub(g30, g31), half));
+      v128.store(o + 15 * plane, g31);
+    }
+  }
+}

@@ -68,6 +68,7 @@ describe('the SIMD kernels on 2 threads (shared memory, one worker)', () => {
     const big = tf.tensor4d(spec([16, 32, 32, 68], 48).data, [16, 32, 32, 68]);
     const wx = tf.tensor4d(spec([8, 16, 16, 64], 49).data, [8, 16, 16, 64]);
     const ww = tf.tensor4d(spec([3, 3, 64, 64], 50).data, [3, 3, 64, 64]);
+    const wx2 = tf.tensor4d(spec([4, 8, 8, 128], 51).data, [4, 8, 8, 128]);
     const conv = { dataFormat: 'NHWC', pad: 'same' };
     const forms = (): tf.Tensor[] => [
       tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dy1 }, { ...conv, strides: [1, 1], filterShape: [3, 3, 36, 40] }) as tf.Tensor,
@@ -83,13 +84,18 @@ describe('the SIMD kernels on 2 threads (shared memory, one worker)', () => {
       tf.matMul(a, c, true, false),
       tf.sum(big, [0, 1, 2]),
       tf.conv2d(wx, ww, 1, 'same'), // Winograd
+      // Winograd dW (on 2 threads only from 128 channels, so both runs take it here)
+      tf
+        .engine()
+        .runKernel('Conv2DBackpropFilter', { x: wx2, dy: wx2 }, { ...conv, strides: [1, 1], filterShape: [3, 3, 128, 128] }) as tf.Tensor,
     ];
     const one = forms();
     setSimdThreads(2);
     const two = forms();
     expect(simdKernelsStatus()).toMatchObject({ available: true, threads: 2 });
-    for (let i = 0; i < one.length; i++) expect(Array.from(await two[i].data())).toEqual(Array.from(await one[i].data()));
-    tf.dispose([x, dy1, dy2, w, a, b, c, big, wx, ww, ...one, ...two]);
+    // Exactly equal (relative error 0); compared as one number so a failure reports fast.
+    for (let i = 0; i < one.length; i++) expect(relativeError(await two[i].data(), await one[i].data())).toBe(0);
+    tf.dispose([x, dy1, dy2, w, a, b, c, big, wx, ww, wx2, ...one, ...two]);
   });
 });
 
@@ -179,7 +185,7 @@ describe.each(BUILDS)('the SIMD kernels of $file', ({ file, fusedMultiplyAdd }) 
     [1, 11, 10, 65, 64, 'valid'],
     [2, 9, 9, 64, 64, 'same'],
   ] as Array<[number, number, number, number, number, Pad]>)(
-    'Winograd-sized conv and dx equal the cpu backend: n=%i %ix%i %i→%i %s',
+    'Winograd-sized conv, dx and dW equal the cpu backend: n=%i %ix%i %i→%i %s',
     async (n, h, w, cin, cout, pad) => {
       await expectSameOnWasm(
         [spec([n, h, w, cin], 37), spec([3, 3, cin, cout], 38)],
@@ -189,6 +195,19 @@ describe.each(BUILDS)('the SIMD kernels of $file', ({ file, fusedMultiplyAdd }) 
       );
       const oh = pad === 'same' ? h : h - 2;
       const ow = pad === 'same' ? w : w - 2;
+      await expectSameOnWasm(
+        [spec([n, h, w, cin], 41), spec([n, oh, ow, cout], 42)],
+        (x, dy) =>
+          tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropFilter',
+              { x, dy },
+              { strides: [1, 1], pad, dataFormat: 'NHWC', filterShape: [3, 3, cin, cout] },
+            ) as tf.Tensor,
+        undefined,
+        5e-6,
+      );
       await expectSameOnWasm(
         [spec([n, oh, ow, cout], 39), spec([3, 3, cin, cout], 40)],
         (dy, f) =>

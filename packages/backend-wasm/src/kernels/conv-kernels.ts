@@ -10,8 +10,8 @@ import type {
 import { filterGradient, geometryOf, inputGradient } from './conv-gradients.js';
 import { type StockKernels, type WasmBackendLike, withScope } from './kernel-scope.js';
 import { simdFilterGradient, simdInputGradient } from '../simd/conv-gradients-simd.js';
-import { simdConvGradientsWanted, simdKernelsHaveFma } from '../simd/simd-module.js';
-import { isWinogradShape, winogradInputGradient } from '../simd/winograd-simd.js';
+import { simdConvGradientsWanted, simdKernels, simdKernelsHaveFma } from '../simd/simd-module.js';
+import { WINOGRAD_MIN_CHANNELS, isWinogradShape, winogradFilterGradient, winogradInputGradient } from '../simd/winograd-simd.js';
 
 /**
  * Fewest input channels for which a stride-1 `Conv2DBackpropInput` uses the SIMD gather kernel
@@ -48,7 +48,16 @@ export function makeConv2DBackpropFilter(stock: StockKernels): KernelFunc {
       const g = geometryOf(info);
       // XNNPACK runs dW as a conv with a tiny output and a huge reduction (2–25 GFLOP/s); the
       // SIMD kernel sweeps packed pixel blocks with register tiles (11–50; bench/kernels.ts).
-      const fast = simdConvGradientsWanted() ? simdFilterGradient(scope.backend, x, dy, g) : null;
+      const [kh, kw, fin, fout] = filterShape;
+      // Winograd's serial parts (the JS output transform) weigh more on several threads: there
+      // it pays from 128 channels, on one thread from 64 (bench/kernels.ts).
+      const minChannels = (simdKernels()?.threads ?? 1) > 1 ? 2 * WINOGRAD_MIN_CHANNELS : WINOGRAD_MIN_CHANNELS;
+      const winograd = isWinogradShape(g, kh, kw, fin, fout) && Math.min(fin, fout) >= minChannels && simdKernelsHaveFma();
+      const fast = !simdConvGradientsWanted()
+        ? null
+        : winograd
+          ? winogradFilterGradient(scope.backend, x, dy, g)
+          : simdFilterGradient(scope.backend, x, dy, g);
       return fast ?? filterGradient(scope, x, dy, g, false, filterShape);
     });
   };

@@ -23,6 +23,7 @@ interface RawExports {
   columnSums(...args: number[]): void;
   winogradInput(...args: number[]): void;
   winogradOutput(...args: number[]): void;
+  winogradGradTransform(...args: number[]): void;
 }
 
 /** The loaded kernels, with calls split across the SIMD threads. */
@@ -47,6 +48,8 @@ export interface SimdKernelExports {
   winogradInput(xp: number, v: number, th: number, tw: number, C: number, Tx: number, tiles: number): void;
   /** `winogradOutput(m, y, th, tw, C, Tx)` over all tiles. */
   winogradOutput(m: number, y: number, th: number, tw: number, C: number, Tx: number, tiles: number): void;
+  /** `winogradGradTransform(dy, d, th, tw, K, Tx)` over all tiles. */
+  winogradGradTransform(dy: number, d: number, th: number, tw: number, K: number, Tx: number, tiles: number): void;
 }
 
 /** Why the SIMD kernels are or are not in use, for `simdKernelsStatus`. */
@@ -167,6 +170,7 @@ function singleThreaded(raw: RawExports, memory: WebAssembly.Memory): SimdKernel
     },
     winogradInput: (xp, v, th, tw, C, Tx, tiles) => raw.winogradInput(xp, v, th, tw, C, Tx, 0, tiles),
     winogradOutput: (m, y, th, tw, C, Tx, tiles) => raw.winogradOutput(m, y, th, tw, C, Tx, 0, tiles),
+    winogradGradTransform: (dy, d, th, tw, K, Tx, tiles) => raw.winogradGradTransform(dy, d, th, tw, K, Tx, 0, tiles),
   };
 }
 
@@ -178,6 +182,7 @@ const FN_INPUT = 1;
 const FN_COLUMN_SUMS = 2;
 const FN_WINOGRAD_INPUT = 3;
 const FN_WINOGRAD_OUTPUT = 4;
+const FN_WINOGRAD_GRAD = 5;
 const FN_STOP = -1;
 
 /**
@@ -190,7 +195,7 @@ const { workerData } = require('node:worker_threads');
 const { module, memory, control } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('simd-kernels.wasm aborted'); } } });
 const c = new Int32Array(memory.buffer, control, ${CONTROL_WORDS});
-const fns = [inst.exports.filterGradient, inst.exports.inputGradient, inst.exports.columnSums, inst.exports.winogradInput, inst.exports.winogradOutput];
+const fns = [inst.exports.filterGradient, inst.exports.inputGradient, inst.exports.columnSums, inst.exports.winogradInput, inst.exports.winogradOutput, inst.exports.winogradGradTransform];
 let seq = 0;
 for (;;) {
   Atomics.wait(c, 0, seq);
@@ -277,6 +282,10 @@ function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKe
     winogradOutput: (m, y, th, tw, C, Tx, tiles) =>
       run(FN_WINOGRAD_OUTPUT, [m, y, th, tw, C, Tx], parts(tiles * C * 16, tiles, 1), (a, b) =>
         raw.winogradOutput(m, y, th, tw, C, Tx, a, b),
+      ),
+    winogradGradTransform: (dy, d, th, tw, K, Tx, tiles) =>
+      run(FN_WINOGRAD_GRAD, [dy, d, th, tw, K, Tx], parts(tiles * K * 16, tiles, 1), (a, b) =>
+        raw.winogradGradTransform(dy, d, th, tw, K, Tx, a, b),
       ),
   };
   const stop = () => {

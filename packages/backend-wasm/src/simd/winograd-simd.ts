@@ -1,7 +1,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { ConvGeometry } from '../kernels/conv-gradients.js';
 import type { WasmBackendLike } from '../kernels/kernel-scope.js';
-import { copyPadded, heapView } from './conv-gradients-simd.js';
+import { copyPadded, filterScratchFloats, heapView, rowsPerBlock } from './conv-gradients-simd.js';
 import { SimdArena, simdKernels } from './simd-module.js';
 
 const roundUp = (v: number, m: number): number => Math.ceil(v / m) * m;
@@ -180,4 +180,113 @@ export function winogradInputGradient(backend: WasmBackendLike, dy: TensorInfo, 
     padLeft: 2 - g.padLeft,
     weight: (kh, kw, co, ci) => f[((2 - kh) * 3 + (2 - kw)) * Cin * Cout + ci * Cout + co],
   });
+}
+
+/**
+ * dW of a 3×3 stride-1 undilated conv with Winograd F(3×3, 2×2), or null without the kernels.
+ *
+ * @remarks
+ * dW[kh,kw] = Σ over 2×2 tiles of dy of the correlation of the tile with the 4×4 patch of the
+ * padded x under it: per tile, Aᵀ[(G h Gᵀ) ⊙ (Bᵀ d B)]A with Aᵀ = [[1,1,1,0],[0,1,−1,0],[0,1,1,1]],
+ * G = [[1,0],[½,½],[½,−½],[0,1]] and Bᵀ = F(2×2,3×3)'s with its last row negated — so the input
+ * transform is `winogradInput`'s, the sign folded into the output transform. The sum over tiles
+ * of the products is 16 reductions V[ξν]ᵀ·D[ξν] ([Cin × tiles]·[tiles × Cout]) on the
+ * filter-gradient kernel: 16 multiplies per tile and channel pair instead of 36.
+ */
+export function winogradFilterGradient(backend: WasmBackendLike, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo | null {
+  const k = simdKernels();
+  if (k === null) return null;
+  const [N, H, W, Cin] = x.shape;
+  const Cout = dy.shape[3];
+  const { outHeight: Ho, outWidth: Wo } = g;
+  const th = Math.ceil(Ho / 2);
+  const tw = Math.ceil(Wo / 2);
+  const tiles = N * th * tw;
+  const ROW = 64;
+  const Tx = roundUp(tiles, ROW);
+  const C4 = roundUp(Cin, 4);
+  const K8 = roundUp(Cout, 8);
+  const Hp = 2 * th + 2;
+  const Wp = 2 * tw + 2;
+
+  const arena = new SimdArena(k);
+  const xpAt = arena.alloc(N * Hp * Wp * C4);
+  const dyAt = arena.alloc(N * 2 * th * 2 * tw * K8);
+  const vAt = arena.alloc(16 * Tx * C4);
+  const dAt = arena.alloc(16 * Tx * K8);
+  const mAt = arena.alloc(16 * C4 * K8);
+  const rows = rowsPerBlock(ROW);
+  const scratchAt = arena.alloc(filterScratchFloats(k.threads, rows, ROW, C4, K8));
+  const xp = arena.view(xpAt, N * Hp * Wp * C4);
+  xp.fill(0);
+  copyPadded(heapView(backend, x), [N, H, W, Cin], xp, [Hp, Wp, C4], g.padTop, g.padLeft);
+  const dyp = arena.view(dyAt, N * 2 * th * 2 * tw * K8);
+  dyp.fill(0);
+  copyPadded(heapView(backend, dy), [N, Ho, Wo, Cout], dyp, [2 * th, 2 * tw, K8], 0, 0);
+  // Rows of V and D past the last tile must be zero: the reductions run over all Tx rows.
+  if (Tx > tiles) {
+    for (let p = 0; p < 16; p++) {
+      arena.view(vAt + (p * Tx + tiles) * C4 * 4, (Tx - tiles) * C4).fill(0);
+      arena.view(dAt + (p * Tx + tiles) * K8 * 4, (Tx - tiles) * K8).fill(0);
+    }
+  }
+  arena.view(mAt, 16 * C4 * K8).fill(0);
+
+  k.winogradInput(xpAt, vAt, th, tw, C4, Tx, tiles);
+  k.winogradGradTransform(dyAt, dAt, th, tw, K8, Tx, tiles);
+  const blocks = Tx / ROW;
+  for (let p = 0; p < 16; p++) {
+    k.filterGradient(
+      vAt + p * Tx * C4 * 4,
+      dAt + p * Tx * K8 * 4,
+      mAt + p * C4 * K8 * 4,
+      1,
+      blocks,
+      ROW,
+      C4,
+      blocks,
+      ROW,
+      K8,
+      1,
+      1,
+      1,
+      1,
+      1,
+      1,
+      rows,
+      scratchAt,
+    );
+  }
+
+  // dW[kh][kw] = Σ_ξν Aᵀ[kh][ξ] s_ξ s_ν M[ξν] Aᵀ[kw][ν], s = (1, 1, 1, −1).
+  const AT = [
+    [1, 1, 1, 0],
+    [0, 1, -1, 0],
+    [0, 1, 1, -1],
+  ]; // the sign of column 3 folded in
+  const m = arena.view(mAt, 16 * C4 * K8);
+  const out = backend.makeOutput([3, 3, Cin, Cout], 'float32');
+  const dst = heapView(backend, out);
+  const plane = C4 * K8;
+  for (let kh = 0; kh < 3; kh++) {
+    for (let kw = 0; kw < 3; kw++) {
+      const coef: Array<[number, number]> = [];
+      for (let xi = 0; xi < 4; xi++) {
+        for (let nu = 0; nu < 4; nu++) {
+          const w = AT[kh][xi] * AT[kw][nu];
+          if (w !== 0) coef.push([(xi * 4 + nu) * plane, w]);
+        }
+      }
+      const tap = (kh * 3 + kw) * Cin * Cout;
+      for (let ci = 0; ci < Cin; ci++) {
+        for (let co = 0; co < Cout; co++) {
+          const at = ci * K8 + co;
+          let sum = 0;
+          for (const [off, w] of coef) sum += w * m[off + at];
+          dst[tap + ci * Cout + co] = sum;
+        }
+      }
+    }
+  }
+  return out;
 }
