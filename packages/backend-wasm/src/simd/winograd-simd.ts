@@ -134,15 +134,21 @@ export function simdWinogradConv(backend: WasmBackendLike, c: WinogradConv): Ten
 
 /**
  * Whether Winograd F(2×2, 3×3) applies and pays: a 3×3, stride-1, undilated convolution on maps
- * of at least 8×8 with at least 64 channels in and out (on 4×4 maps the filter transform and the short products cost more than the
+ * of at least 8×8 with at least 64 channels in and out and 512 tiles (on 4×4 maps the filter transform and the short products cost more than the
  * 2.25× fewer multiplies save: bench/kernels.ts).
  */
 export function isWinogradShape(g: ConvGeometry, kh: number, kw: number, cin: number, cout: number): boolean {
   const square = kh === 3 && kw === 3 && g.strideHeight === 1 && g.strideWidth === 1 && g.dilationHeight === 1 && g.dilationWidth === 1;
-  return (
-    square && Math.min(g.inHeight, g.inWidth, g.outHeight, g.outWidth) >= WINOGRAD_MIN_SIZE && Math.min(cin, cout) >= WINOGRAD_MIN_CHANNELS
-  );
+  const tiles = g.batchSize * Math.ceil(g.outHeight / 2) * Math.ceil(g.outWidth / 2);
+  const bigEnough = Math.min(g.inHeight, g.inWidth, g.outHeight, g.outWidth) >= WINOGRAD_MIN_SIZE && tiles >= WINOGRAD_MIN_TILES;
+  return square && bigEnough && Math.min(cin, cout) >= WINOGRAD_MIN_CHANNELS;
 }
+
+/**
+ * Fewest 2×2 output tiles (over the batch) for Winograd: the filter transform costs the same
+ * whatever the batch, so batch-1 passes (per-sample gradients) stay on the direct kernels.
+ */
+export const WINOGRAD_MIN_TILES = 512;
 
 /** Smallest map side on which {@link isWinogradShape} chooses Winograd. */
 export const WINOGRAD_MIN_SIZE = 8;
