@@ -9,19 +9,8 @@ import { expect } from 'vitest';
 /** Max relative error allowed between wasm and cpu results: max|a − b| / max|b|. */
 export const TOLERANCE = 1e-5;
 
-/** Deterministic uniform data in [-1, 1) (mulberry32), so every run tests the same numbers. */
-export function randomData(size: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+export { randomData } from './fixtures/random-data.js';
+import { randomData } from './fixtures/random-data.js';
 
 export interface InputSpec {
   shape: number[];
