@@ -46,6 +46,29 @@ export function copyPadded(
 }
 
 /**
+ * Reserves [N, Hd, Wd, Cd] floats in the arena and copies the NHWC tensor `t` ([N, H, W, C] on
+ * the tfjs heap) into it at row/column offset (top, left), zero everywhere else.
+ * @returns the byte offset of the staged copy
+ */
+export function stagePadded(
+  arena: SimdArena,
+  backend: WasmBackendLike,
+  t: TensorInfo,
+  dims: [number, number, number, number],
+  dDims: [number, number, number],
+  top: number,
+  left: number,
+): number {
+  const floats = dims[0] * dDims[0] * dDims[1] * dDims[2];
+  const at = arena.alloc(floats);
+  const v = arena.view(at, floats);
+  const exact = dDims[0] === dims[1] && dDims[1] === dims[2] && dDims[2] === dims[3] && top === 0 && left === 0;
+  if (!exact) v.fill(0);
+  copyPadded(heapView(backend, t), dims, v, dDims, top, left);
+  return at;
+}
+
+/**
  * Output rows per block of the filter-gradient kernel: about 256 pixels, whose packed dy and x
  * tiles (8 and 16 KB per tile) stay in L1 while a tile's accumulators sweep them.
  */
@@ -80,17 +103,9 @@ export function simdFilterGradient(backend: WasmBackendLike, x: TensorInfo, dy: 
   const Wp = (Wo - 1) * g.strideWidth + (KW - 1) * g.dilationWidth + 1;
 
   const arena = new SimdArena(k);
-  const xpAt = arena.alloc(N * Hp * Wp * C4);
-  const dyAt = arena.alloc(N * Ho * Wo * K8);
-  const dwAt = arena.alloc(KH * KW * C4 * K8);
-  const xp = arena.view(xpAt, N * Hp * Wp * C4);
-  const exact = C4 === Cin && Hp === H && Wp === W && g.padTop === 0 && g.padLeft === 0;
-  if (!exact) xp.fill(0);
-  copyPadded(heapView(backend, x), [N, H, W, Cin], xp, [Hp, Wp, C4], g.padTop, g.padLeft);
-  const dyv = arena.view(dyAt, N * Ho * Wo * K8);
-  if (K8 !== Cout) dyv.fill(0);
-  copyPadded(heapView(backend, dy), [N, Ho, Wo, Cout], dyv, [Ho, Wo, K8], 0, 0);
-  arena.view(dwAt, KH * KW * C4 * K8).fill(0);
+  const xpAt = stagePadded(arena, backend, x, [N, H, W, Cin], [Hp, Wp, C4], g.padTop, g.padLeft);
+  const dyAt = stagePadded(arena, backend, dy, [N, Ho, Wo, Cout], [Ho, Wo, K8], 0, 0);
+  const dwAt = arena.zeros(KH * KW * C4 * K8);
   const rows = rowsPerBlock(Wo);
   const scratchAt = arena.alloc(filterScratchFloats(k.threads, rows, Wo, C4, K8));
 
@@ -248,15 +263,10 @@ function runGather(k: SimdKernelExports, backend: WasmBackendLike, c: GatherCall
   const Wq = offW + Math.max(Ws, owMax + 1);
 
   const arena = new SimdArena(k);
-  const srcAt = arena.alloc(N * Hq * Wq * K);
-  const wtAt = arena.alloc(KH * KW * K * C8);
+  const srcAt = stagePadded(arena, backend, c.src, [N, Hs, Ws, K], [Hq, Wq, K], offH, offW);
+  const wtAt = arena.zeros(KH * KW * K * C8);
   const outAt = arena.alloc(N * H * Wx * C8);
-  const srcPadded = arena.view(srcAt, N * Hq * Wq * K);
-  if (Hq !== Hs || Wq !== Ws) srcPadded.fill(0);
-  copyPadded(heapView(backend, c.src), [N, Hs, Ws, K], srcPadded, [Hq, Wq, K], offH, offW);
-  const wt = arena.view(wtAt, KH * KW * K * C8);
-  wt.fill(0);
-  c.pack(wt, KH * KW, C, K);
+  c.pack(arena.view(wtAt, KH * KW * K * C8), KH * KW, C, K);
 
   k.inputGradient(srcAt, wtAt, outAt, N, H, Wx, C8, Hq, Wq, K, KH, KW, sH, sW, dH, dW, padT, padL, offH, offW);
 

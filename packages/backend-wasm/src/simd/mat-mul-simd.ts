@@ -1,6 +1,6 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from '../kernels/kernel-scope.js';
-import { copyCropped, copyPadded, filterScratchFloats, heapView, rowsPerBlock } from './conv-gradients-simd.js';
+import { copyCropped, filterScratchFloats, heapView, rowsPerBlock, stagePadded } from './conv-gradients-simd.js';
 import { SimdArena, simdKernels } from './simd-module.js';
 
 const roundUp = (v: number, m: number): number => Math.ceil(v / m) * m;
@@ -47,18 +47,9 @@ export function simdMatMul(
     const Wo = 64;
     const Ho = Math.ceil(K / Wo);
     const Kp = Ho * Wo;
-    // Rows of `t` ([K, cols]) into [Kp, colsPadded], zero elsewhere.
-    const stage = (t: TensorInfo, cols: number, colsPadded: number): number => {
-      const at = arena.alloc(Kp * colsPadded);
-      const v = arena.view(at, Kp * colsPadded);
-      if (colsPadded !== cols || Kp !== K) v.fill(0);
-      copyPadded(heapView(backend, t), [1, 1, K, cols], v, [1, Kp, colsPadded], 0, 0);
-      return at;
-    };
-    const xAt = stage(a, P, C4);
-    const dyAt = stage(b, N, N8);
-    const wAt = arena.alloc(C4 * N8);
-    arena.view(wAt, C4 * N8).fill(0);
+    const xAt = stagePadded(arena, backend, a, [1, 1, K, P], [1, Kp, C4], 0, 0);
+    const dyAt = stagePadded(arena, backend, b, [1, 1, K, N], [1, Kp, N8], 0, 0);
+    const wAt = arena.zeros(C4 * N8);
     const rows = rowsPerBlock(Wo);
     const scratchAt = arena.alloc(filterScratchFloats(k.threads, rows, Wo, C4, N8));
     k.filterGradient(xAt, dyAt, wAt, 1, Ho, Wo, C4, Ho, Wo, N8, 1, 1, 1, 1, 1, 1, rows, scratchAt);
@@ -71,14 +62,10 @@ export function simdMatMul(
   const ROW = 32;
   const H = Math.ceil(P / ROW);
   const Px = H * ROW;
-  const aAt = arena.alloc(Px * K);
-  const bAt = arena.alloc(K * N8);
+  const aAt = stagePadded(arena, backend, a, [1, 1, P, K], [1, Px, K], 0, 0);
+  const bAt = arena.zeros(K * N8);
   const cAt = arena.alloc(Px * N8);
-  const av = arena.view(aAt, Px * K);
-  av.set(heapView(backend, a));
-  if (Px !== P) av.fill(0, P * K);
   const bv = arena.view(bAt, K * N8);
-  bv.fill(0);
   const src = heapView(backend, b);
   // bv[n/8, k, n%8] = op(B)[k, n], walking the source in memory order.
   if (transposeB) {

@@ -376,6 +376,13 @@ export class SimdArena {
     return at;
   }
 
+  /** Reserves `floats` float32 values set to zero and returns the byte offset. */
+  zeros(floats: number): number {
+    const at = this.alloc(floats);
+    this.view(at, floats).fill(0);
+    return at;
+  }
+
   /** A float32 view of `floats` values at `at` (valid until the next `alloc`). */
   view(at: number, floats: number): Float32Array {
     return new Float32Array(this.k.memory.buffer, at, floats);

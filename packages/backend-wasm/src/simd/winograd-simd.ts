@@ -1,7 +1,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { ConvGeometry } from '../kernels/conv-gradients.js';
 import type { WasmBackendLike } from '../kernels/kernel-scope.js';
-import { copyPadded, filterScratchFloats, heapView, rowsPerBlock } from './conv-gradients-simd.js';
+import { filterScratchFloats, heapView, rowsPerBlock, stagePadded } from './conv-gradients-simd.js';
 import { SimdArena, simdKernels } from './simd-module.js';
 
 const roundUp = (v: number, m: number): number => Math.ceil(v / m) * m;
@@ -44,19 +44,14 @@ export function simdWinogradConv(backend: WasmBackendLike, c: WinogradConv): Ten
   const Wp = 2 * tw + 2;
 
   const arena = new SimdArena(k);
-  const xpAt = arena.alloc(N * Hp * Wp * C4);
+  const xpAt = stagePadded(arena, backend, c.src, [N, H, W, Cin], [Hp, Wp, C4], c.padTop, c.padLeft);
   const vAt = arena.alloc(16 * Tx * C4);
-  const uAt = arena.alloc(16 * C4 * K8);
+  const uAt = arena.zeros(16 * C4 * K8);
   const mAt = arena.alloc(16 * Tx * K8);
   const yAt = arena.alloc(N * 2 * th * 2 * tw * K8);
 
-  const xp = arena.view(xpAt, N * Hp * Wp * C4);
-  xp.fill(0);
-  copyPadded(heapView(backend, c.src), [N, H, W, Cin], xp, [Hp, Wp, C4], c.padTop, c.padLeft);
-
   // U[ξν][co/8][ci][co%8] = (G g Gᵀ)[ξ][ν], G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
   const u = arena.view(uAt, 16 * C4 * K8);
-  u.fill(0);
   const plane = C4 * K8;
   const g = new Float64Array(9);
   const gg = new Float64Array(12);
@@ -216,19 +211,13 @@ export function winogradFilterGradient(backend: WasmBackendLike, x: TensorInfo, 
   const Wp = 2 * tw + 2;
 
   const arena = new SimdArena(k);
-  const xpAt = arena.alloc(N * Hp * Wp * C4);
-  const dyAt = arena.alloc(N * 2 * th * 2 * tw * K8);
+  const xpAt = stagePadded(arena, backend, x, [N, H, W, Cin], [Hp, Wp, C4], g.padTop, g.padLeft);
+  const dyAt = stagePadded(arena, backend, dy, [N, Ho, Wo, Cout], [2 * th, 2 * tw, K8], 0, 0);
   const vAt = arena.alloc(16 * Tx * C4);
   const dAt = arena.alloc(16 * Tx * K8);
-  const mAt = arena.alloc(16 * C4 * K8);
+  const mAt = arena.zeros(16 * C4 * K8);
   const rows = rowsPerBlock(ROW);
   const scratchAt = arena.alloc(filterScratchFloats(k.threads, rows, ROW, C4, K8));
-  const xp = arena.view(xpAt, N * Hp * Wp * C4);
-  xp.fill(0);
-  copyPadded(heapView(backend, x), [N, H, W, Cin], xp, [Hp, Wp, C4], g.padTop, g.padLeft);
-  const dyp = arena.view(dyAt, N * 2 * th * 2 * tw * K8);
-  dyp.fill(0);
-  copyPadded(heapView(backend, dy), [N, Ho, Wo, Cout], dyp, [2 * th, 2 * tw, K8], 0, 0);
   // Rows of V and D past the last tile must be zero: the reductions run over all Tx rows.
   if (Tx > tiles) {
     for (let p = 0; p < 16; p++) {
@@ -236,7 +225,6 @@ export function winogradFilterGradient(backend: WasmBackendLike, x: TensorInfo, 
       arena.view(dAt + (p * Tx + tiles) * K8 * 4, (Tx - tiles) * K8).fill(0);
     }
   }
-  arena.view(mAt, 16 * C4 * K8).fill(0);
 
   k.winogradInput(xpAt, vAt, th, tw, C4, Tx, tiles);
   k.winogradGradTransform(dyAt, dAt, th, tw, K8, Tx, tiles);
