@@ -31,7 +31,6 @@ import {
   createContainer,
   createMemoryLogger,
   createModel,
-  fullSubset,
   initBackend,
   loadCifar10,
   makeSplits,
@@ -44,7 +43,7 @@ import {
 import { registerEvalMia } from '@unlearnjs/eval-mia';
 import { attachLora, registerLora } from '@unlearnjs/lora';
 import { registerFt } from '@unlearnjs/unlearn-ft';
-import { median, stepClock, syntheticImages } from './measure-utils.js';
+import { median, stepClock, timeTrainingSteps } from './measure-utils.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -80,23 +79,18 @@ async function measureSteps(req: StepRequest): Promise<void> {
   let trainable = 0;
   for (const v of model.trainableVariables().values()) trainable += v.size;
   const rng = new Rng(7);
-  const data = fullSubset(syntheticImages(req.batch * (req.steps + 1), rng));
-  await train(model, {
-    data,
-    epochs: 1,
-    batchSize: req.batch,
-    lr: 0.01,
-    augment: false,
-    shuffle: false,
-    evalEvery: 0,
-    services: runServices(container, 'bench-lora'),
-  });
-  const seconds: number[] = [];
-  const cpuSeconds: number[] = [];
-  for (let i = 2; i < stamps.length; i++) {
-    seconds.push((stamps[i] - stamps[i - 1]) / 1000);
-    cpuSeconds.push(cpu[i] - cpu[i - 1]);
-  }
+  const { seconds, cpuSeconds } = await timeTrainingSteps(
+    model,
+    container,
+    { wall: stamps, cpu },
+    {
+      batch: req.batch,
+      steps: req.steps,
+      warmup: 1,
+      rng,
+      label: 'bench-lora',
+    },
+  );
   const ranks = lora ? [...new Set(lora.targets.map((t) => t.rank))].sort((a, b) => a - b) : undefined;
   const modes = lora ? [...new Set(lora.targets.map((t) => t.mode))] : undefined;
   const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };

@@ -1,4 +1,15 @@
-import { type ImageSet, type ProgressReporter, type Rng, createImageSet } from '@unlearnjs/core';
+import {
+  type ImageSet,
+  type Model,
+  type ProgressReporter,
+  type Rng,
+  type TrainReport,
+  type createContainer,
+  createImageSet,
+  fullSubset,
+  runServices,
+  train,
+} from '@unlearnjs/core';
 
 /** CPU seconds (user + system) this process has used, all threads together. */
 export function cpuNow(): number {
@@ -46,4 +57,38 @@ export function syntheticImages(n: number, rng: Rng): ImageSet {
   const labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) labels[i] = rng.int(10);
   return createImageSet({ images, labels });
+}
+
+/**
+ * Times training steps with core's own `train()`: one epoch over `warmup + steps` batches of
+ * synthetic images (no augmentation, no shuffle, no evaluation), each batch a full step, timed
+ * by the `stepClock` the container's progress reporter fills.
+ *
+ * @returns wall and CPU seconds of the `steps` steps after the warm-up, and train's report
+ */
+export async function timeTrainingSteps(
+  model: Model,
+  container: ReturnType<typeof createContainer>,
+  clock: { wall: number[]; cpu: number[] },
+  options: { batch: number; steps: number; warmup: number; rng: Rng; label: string; microBatch?: number },
+): Promise<{ seconds: number[]; cpuSeconds: number[]; report: TrainReport }> {
+  const report = await train(model, {
+    data: fullSubset(syntheticImages(options.batch * (options.warmup + options.steps), options.rng)),
+    epochs: 1,
+    batchSize: options.batch,
+    lr: 0.01,
+    augment: false,
+    shuffle: false,
+    evalEvery: 0,
+    microBatch: options.microBatch,
+    services: runServices(container, options.label),
+  });
+  const seconds: number[] = [];
+  const cpuSeconds: number[] = [];
+  // Stamp 0 is the epoch's start, stamp i the end of step i.
+  for (let i = options.warmup + 1; i < clock.wall.length; i++) {
+    seconds.push((clock.wall[i] - clock.wall[i - 1]) / 1000);
+    cpuSeconds.push(clock.cpu[i] - clock.cpu[i - 1]);
+  }
+  return { seconds, cpuSeconds, report };
 }

@@ -13,15 +13,12 @@ import {
   createMemoryLogger,
   createModel,
   disposeVector,
-  fullSubset,
   gradientsOf,
   initBackend,
   registerCoreModels,
-  runServices,
-  train,
 } from '@unlearnjs/core';
 import { type BenchMode, type BenchModel, MODEL_SPECS } from './configs.js';
-import { cpuNow, median, stepClock, syntheticImages } from './measure-utils.js';
+import { cpuNow, median, stepClock, timeTrainingSteps } from './measure-utils.js';
 import { withoutKernels } from './without-kernels.js';
 
 /** What the parent asks for. */
@@ -79,24 +76,22 @@ async function main(): Promise<void> {
     // One epoch of core's own train(): each batch is a full step (forward in training mode,
     // tf.variableGrads over model.trainableVariables(), SgdOptimizer update with masks, the
     // loss read back); the progress ticks time each step.
-    const steps = req.warmup + req.runs;
-    const data = fullSubset(syntheticImages(req.batch * steps, rng));
-    const report = await train(model, {
-      data,
-      epochs: 1,
-      batchSize: req.batch,
-      lr: 0.01,
-      augment: false,
-      shuffle: false,
-      evalEvery: 0,
-      microBatch: req.microBatch,
-      services: runServices(container, 'bench'),
-    });
-    plannedMicroBatch = req.microBatch === undefined ? report.microBatch : undefined;
-    for (let i = req.warmup + 1; i < stamps.length; i++) {
-      seconds.push((stamps[i] - stamps[i - 1]) / 1000);
-      cpuSeconds.push(cpuStamps[i] - cpuStamps[i - 1]);
-    }
+    const timed = await timeTrainingSteps(
+      model,
+      container,
+      { wall: stamps, cpu: cpuStamps },
+      {
+        batch: req.batch,
+        steps: req.runs,
+        warmup: req.warmup,
+        rng,
+        label: 'bench',
+        microBatch: req.microBatch,
+      },
+    );
+    seconds.push(...timed.seconds);
+    cpuSeconds.push(...timed.cpuSeconds);
+    plannedMicroBatch = req.microBatch === undefined ? timed.report.microBatch : undefined;
   } else if (req.mode === 'infer') {
     const x = tf.randomUniform([req.batch, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
     for (let r = 0; r < req.warmup + req.runs; r++) {
