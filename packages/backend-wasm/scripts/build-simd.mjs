@@ -1,5 +1,5 @@
 // Builds build/simd-kernels.wasm (wasm SIMD), build/simd-kernels-relaxed.wasm (wasm SIMD +
-// relaxed SIMD: fused multiply-adds) and their -shared variants (shared memory, for threads) from assembly/conv-gradients.ts with AssemblyScript (a dev
+// relaxed SIMD: fused multiply-adds) and their -shared variants (shared memory, for threads) from assembly/conv-gradients.ts and assembly/batch-norm.ts with AssemblyScript (a dev
 // dependency from the lock file). The binary is a build output, never committed: the root
 // `prepare` script runs this after `pnpm install`, and `pnpm --filter @unlearnjs/backend-wasm
 // build` before publishing.
@@ -9,12 +9,16 @@ import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-// The -shared builds import one shared memory, so that worker threads run parts of a kernel
-// call on the same operands (setSimdThreads / enableWasmThreads).
-const SHARED = ['--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '32768'];
+// Every build imports its memory: the loader gives it a fresh one for the kernels that copy their
+// operands in, or the tfjs wasm heap's own memory for the batch-norm passes (the module has no
+// data segment, start function or global, so instantiating it writes nothing there). The -shared
+// builds import a shared memory, so that worker threads run parts of a kernel call on the same
+// operands (setSimdThreads / enableWasmThreads); their maximum is the 4 GiB of tfjs's threaded heap.
+const OWN = ['--importMemory', '--initialMemory', '1'];
+const SHARED = ['--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536'];
 const builds = [
-  { file: 'simd-kernels.wasm', features: ['simd'], flags: [] },
-  { file: 'simd-kernels-relaxed.wasm', features: ['simd', 'relaxed-simd'], flags: [] },
+  { file: 'simd-kernels.wasm', features: ['simd'], flags: OWN },
+  { file: 'simd-kernels-relaxed.wasm', features: ['simd', 'relaxed-simd'], flags: OWN },
   { file: 'simd-kernels-shared.wasm', features: ['simd', 'threads'], flags: SHARED },
   { file: 'simd-kernels-relaxed-shared.wasm', features: ['simd', 'relaxed-simd', 'threads'], flags: SHARED },
 ];
@@ -23,6 +27,7 @@ for (const { file, features, flags } of builds) {
   const outFile = join(root, 'build', file);
   const { error, stderr } = await asc.main([
     join(root, 'assembly', 'conv-gradients.ts'),
+    join(root, 'assembly', 'batch-norm.ts'),
     '--outFile',
     outFile,
     '-O3',

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { makeBatchMatMul } from './kernels/batch-mat-mul.js';
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, batchNormTrain, batchNormTrainGrad } from './kernels/batch-norm.js';
 import { makeConv2D } from './kernels/conv2d.js';
 import {
   makeConv2DBackpropFilter,
@@ -13,6 +14,7 @@ import { makeIdentity } from './kernels/identity.js';
 import { makeLeadingAxesReduce } from './kernels/leading-axes-reduce.js';
 import { makeTile } from './kernels/tile.js';
 import { makeUnsortedSegmentSum } from './kernels/unsorted-segment-sum.js';
+import { simdKernels } from './simd/simd-module.js';
 
 /** Names of the kernels this package can register for the 'wasm' backend. */
 export type WasmTrainingKernelName =
@@ -26,7 +28,9 @@ export type WasmTrainingKernelName =
   | 'UnsortedSegmentSum'
   | 'Identity'
   | 'Sum'
-  | 'Mean';
+  | 'Mean'
+  | typeof BATCH_NORM_TRAIN
+  | typeof BATCH_NORM_TRAIN_GRAD;
 
 /** Options of {@link registerWasmTrainingKernels}. */
 export interface WasmTrainingKernelsOptions {
@@ -51,7 +55,16 @@ const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelF
   Identity: makeIdentity,
   Sum: (stock) => makeLeadingAxesReduce(stock, 'Sum'),
   Mean: (stock) => makeLeadingAxesReduce(stock, 'Mean'),
+  [BATCH_NORM_TRAIN]: () => batchNormTrain,
+  [BATCH_NORM_TRAIN_GRAD]: () => batchNormTrainGrad,
 };
+
+/**
+ * Kernels that exist only to fuse work that callers can also compose from stock ops: registered
+ * by default only where the SIMD module loads (their scalar fallback is slower than the stock
+ * ops it replaces), so that callers compose instead.
+ */
+const FUSED: ReadonlySet<WasmTrainingKernelName> = new Set([BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD]);
 
 const ALL_NAMES = Object.keys(FACTORIES) as WasmTrainingKernelName[];
 
@@ -95,9 +108,12 @@ let active: Registration | undefined;
  * `UnsortedSegmentSum` (missing in tfjs-backend-wasm 4.22, so conv nets cannot train) and
  * replaces `Conv2DBackpropInput`, `BatchMatMul` and `Tile` with faster equivalents, `Identity`
  * with a zero-copy one (the engine clones every tensor saved for the backward pass) and `Sum`
- * and `Mean` with a transpose-free path for reductions over leading axes. Every kernel
- * is composed of stock wasm kernels (Conv2D, Transpose, Pad, …) called through their kernel
- * functions, so the work runs in XNNPACK. Importing this package registers nothing; calling this
+ * and `Mean` with a transpose-free path for reductions over leading axes. Convolutions, dense
+ * products and reductions run on the package's SIMD kernels where they are faster, otherwise on
+ * stock wasm kernels (Conv2D, Transpose, Pad, …) called through their kernel functions. Where
+ * the SIMD module loads it also adds `UnlearnBatchNormTrain` and `UnlearnBatchNormTrainGrad`,
+ * a fused training-mode BatchNorm (+ residual + ReLU) that @unlearnjs/core's `batchNorm` uses
+ * when registered (in browsers, call `loadSimdKernels` first). Importing this package registers nothing; calling this
  * function a second time is a no-op until {@link unregisterWasmTrainingKernels} is called. The
  * kernels follow tfjs semantics: returned tensors belong to the engine as usual.
  *
@@ -113,7 +129,7 @@ let active: Registration | undefined;
  */
 export function registerWasmTrainingKernels(options: WasmTrainingKernelsOptions = {}): WasmTrainingKernelName[] {
   if (active !== undefined) return [];
-  const names = options.kernels ?? ALL_NAMES;
+  const names = options.kernels ?? ALL_NAMES.filter((n) => !FUSED.has(n) || simdKernels() !== null);
   for (const name of names) {
     if (!(name in FACTORIES)) {
       throw Object.assign(new Error(`Unknown wasm training kernel '${name}'; choose among ${ALL_NAMES.join(', ')}.`), {

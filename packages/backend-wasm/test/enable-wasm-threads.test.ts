@@ -20,6 +20,8 @@ interface ChildResult {
   lossValue: number;
   logits: number[];
   grads: Record<string, number[]>;
+  bn: number[];
+  heapBound: boolean;
   leaked: number;
 }
 
@@ -94,6 +96,12 @@ describe('enableWasmThreads', () => {
       expect(one.grads[name].some((v) => v !== 0)).toBe(true);
       expect(maxRelDiff(two.grads[name], one.grads[name])).toBeLessThan(1e-6);
     }
+    // The fused BatchNorm runs its SIMD passes on the tfjs heap, shared with 2 threads; its
+    // per-block sums do not depend on the threads.
+    expect(one.heapBound).toBe(true);
+    expect(two.heapBound).toBe(true);
+    expect(one.bn.some((v) => v !== 0)).toBe(true);
+    expect(two.bn).toEqual(one.bn);
     expect(one.leaked).toBe(0);
     expect(two.leaked).toBe(0);
   });

@@ -20,6 +20,9 @@ const NAMES = [
   'Identity',
   'Sum',
   'Mean',
+  // The fused BatchNorm pair: new kernels (registered by default where the SIMD module loads).
+  'UnlearnBatchNormTrain',
+  'UnlearnBatchNormTrainGrad',
 ];
 
 // Stock configs as the wasm backend registered them, before this package does anything.

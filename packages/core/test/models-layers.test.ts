@@ -142,6 +142,43 @@ describe('batchNorm', () => {
   });
 });
 
+describe('batchNorm with a residual and ReLU (composed ops)', () => {
+  it('equals relu(bn(x) + r) and its gradients (x, γ, β, r) equal the taped ones', () => {
+    const rng = new Rng(6);
+    const shape: [number, number, number, number] = [2, 3, 3, 4];
+    const size = 2 * 3 * 3 * 4;
+    const x = tf.tensor4d(randomArray(rng, size), shape);
+    const r = tf.tensor4d(randomArray(rng, size), shape);
+    const probe = tf.tensor4d(randomArray(rng, size), shape);
+    const gamma = tf.tensor1d(randomArray(rng, 4));
+    const beta = tf.tensor1d(randomArray(rng, 4));
+    const rm = tf.variable(tf.zeros([4]), false);
+    const rv = tf.variable(tf.ones([4]), false);
+    const rm2 = tf.variable(tf.zeros([4]), false);
+    const rv2 = tf.variable(tf.ones([4]), false);
+    const before = tf.memory().numTensors;
+    const loss = (fused: boolean) => (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor, rr: tf.Tensor) =>
+      tf.sum(
+        tf.mul(
+          fused
+            ? batchNorm(xx as tf.Tensor4D, gg, bb, rm, rv, true, { residual: rr as tf.Tensor4D, relu: true })
+            : tf.relu(tf.add(batchNorm(xx as tf.Tensor4D, gg, bb, rm2, rv2, true), rr)),
+          probe,
+        ),
+      );
+    const got = tf.grads(loss(true))([x, gamma, beta, r]);
+    const want = tf.grads(loss(false))([x, gamma, beta, r]);
+    for (let i = 0; i < 4; i++) expect(Array.from(got[i].dataSync())).toEqual(Array.from(want[i].dataSync()));
+    // Some outputs are cut by the ReLU, so its gradient matters here.
+    const y = tf.tidy(() => batchNorm(x, gamma, beta, rm, rv, true, { residual: r, relu: true }));
+    expect(Array.from(y.dataSync()).filter((v) => v === 0).length).toBeGreaterThan(0);
+    expect(Array.from(rm.dataSync())).not.toEqual([0, 0, 0, 0]);
+    tf.dispose([...got, ...want, y]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, r, probe, gamma, beta, rm, rv, rm2, rv2]);
+  });
+});
+
 describe('layerNorm, dense, gelu', () => {
   it('layerNorm gives zero mean and unit (biased) variance per row before the affine part', () => {
     const x = tf.tensor2d([1, 2, 3, 4, -1, 0, 5, 2], [2, 4]);

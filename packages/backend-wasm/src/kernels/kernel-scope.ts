@@ -13,6 +13,12 @@ export interface WasmBackendLike {
   wasm: {
     cwrap(name: string, returnType: null, argTypes: string[]): (...args: unknown[]) => void;
     HEAPU8: Uint8Array;
+    _malloc(bytes: number): number;
+    _free(at: number): void;
+    /** The heap's memory in the threaded build (shared). */
+    wasmMemory?: WebAssembly.Memory;
+    /** The module's exports; `memory` is the heap in the single-threaded builds. */
+    asm?: { memory?: WebAssembly.Memory };
     tfjs: {
       registerTensor(id: number, size: number, memoryOffset: number): void;
       disposeData(id: number): void;

@@ -3,9 +3,11 @@
  * compiled from `assembly/` by AssemblyScript).
  *
  * @remarks
- * The module has its own linear memory, separate from the tfjs heap: the kernels' callers copy
- * zero-padded operands in and the result out (a few MB per call, small next to the arithmetic),
- * so nothing here depends on the tfjs module's internals and the tfjs heap does not grow.
+ * The convolution and reduction kernels run on an instance with its own linear memory, separate
+ * from the tfjs heap: their callers copy zero-padded operands in and the result out (a few MB per
+ * call, small next to the arithmetic), and the tfjs heap does not grow. The batch-norm passes,
+ * where copies would cost as much as the work, run on an instance bound to the tfjs heap's own
+ * memory ({@link simdKernelsOnHeap}) and read and write tensors in place.
  *
  * With {@link setSimdThreads}(n > 1) (which `enableWasmThreads` calls) the `-shared` build runs
  * on one shared memory in this thread and n − 1 worker threads; each kernel call is split into
@@ -24,7 +26,17 @@ interface RawExports {
   winogradInput(...args: number[]): void;
   winogradOutput(...args: number[]): void;
   winogradGradTransform(...args: number[]): void;
+  bnBlockSums(...args: number[]): void;
+  bnForward(...args: number[]): void;
+  bnBackwardSums(...args: number[]): void;
+  bnBackwardInput(...args: number[]): void;
 }
+
+/**
+ * The batch-norm passes of assembly/batch-norm.ts, on an instance bound to another module's
+ * memory (the tfjs heap), each with its row range `[rowBegin, rowEnd)` last.
+ */
+export type HeapBatchNormKernels = Pick<RawExports, 'bnBlockSums' | 'bnForward' | 'bnBackwardSums' | 'bnBackwardInput'>;
 
 /** The loaded kernels, with calls split across the SIMD threads. */
 export interface SimdKernelExports {
@@ -311,9 +323,9 @@ function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKe
 export function loadSimdKernels(bytes: Uint8Array, options: { fusedMultiplyAdd?: boolean } = {}): void {
   stopWorkers?.();
   stopWorkers = undefined;
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { env: abortImport });
-  const exports = instance.exports as unknown as RawExports & { memory: WebAssembly.Memory };
-  loaded = singleThreaded(exports, exports.memory);
+  const module = new WebAssembly.Module(bytes as BufferSource);
+  compiled.set(false, module);
+  loaded = ownMemoryInstance(module);
   status = { available: true, source: 'loadSimdKernels', fusedMultiplyAdd: options.fusedMultiplyAdd ?? false, threads: 1 };
 }
 
@@ -341,15 +353,13 @@ export function simdKernels(): SimdKernelExports | null {
   }
   try {
     const module = new WebAssembly.Module(found.bytes as BufferSource);
+    compiled.set(threads > 1, module);
     const pool = threads > 1 ? multiThreaded(module, threads) : null;
     if (pool !== null) {
       loaded = pool.k;
       stopWorkers = pool.stop;
     } else {
-      const exports = new WebAssembly.Instance(module, { env: abortImport }).exports as unknown as RawExports & {
-        memory: WebAssembly.Memory;
-      };
-      loaded = singleThreaded(exports, exports.memory);
+      loaded = ownMemoryInstance(module);
     }
     status = { available: true, source: found.url.pathname, fusedMultiplyAdd: found.relaxed, threads: pool === null ? 1 : threads };
   } catch (err) {
@@ -357,6 +367,46 @@ export function simdKernels(): SimdKernelExports | null {
     status = { available: false, reason: `${found.url.pathname} did not instantiate: ${(err as Error).message}` };
   }
   return loaded;
+}
+
+/** A single-threaded instance on a fresh memory of its own. */
+function ownMemoryInstance(module: WebAssembly.Module): SimdKernelExports {
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const raw = new WebAssembly.Instance(module, { env: { memory, ...abortImport } }).exports as unknown as RawExports;
+  return singleThreaded(raw, memory);
+}
+
+/** Compiled builds by sharedness (shared: the threads' build), for instances on other memories. */
+const compiled = new Map<boolean, WebAssembly.Module | null>();
+const onHeap = new WeakMap<WebAssembly.Memory, HeapBatchNormKernels | null>();
+
+/**
+ * The batch-norm passes on an instance that imports `memory` (the tfjs wasm heap: non-shared for
+ * its single-threaded build, shared for the threaded one), so that they read and write tensors
+ * where they are; they run on the calling thread. Null where the SIMD kernels are turned off or
+ * unavailable, or no build fits the memory.
+ */
+export function simdKernelsOnHeap(memory: WebAssembly.Memory): HeapBatchNormKernels | null {
+  if (!wanted || simdKernels() === null) return null;
+  const cached = onHeap.get(memory);
+  if (cached !== undefined) return cached;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  let module = compiled.get(shared);
+  if (module === undefined) {
+    const found = readBundledBytes(shared);
+    module = typeof found === 'string' ? null : new WebAssembly.Module(found.bytes as BufferSource);
+    compiled.set(shared, module);
+  }
+  let kernels: HeapBatchNormKernels | null = null;
+  if (module !== null) {
+    try {
+      kernels = new WebAssembly.Instance(module, { env: { memory, ...abortImport } }).exports as unknown as HeapBatchNormKernels;
+    } catch {
+      kernels = null;
+    }
+  }
+  onHeap.set(memory, kernels);
+  return kernels;
 }
 
 /** Sequential 16-byte-aligned regions in the kernels' memory, grown on demand. */

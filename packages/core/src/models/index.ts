@@ -25,9 +25,12 @@ export {
   normalizeCifar,
   conv2d,
   batchNorm,
+  FUSED_BATCH_NORM_KERNEL,
+  FUSED_BATCH_NORM_GRAD_KERNEL,
   layerNorm,
   dense,
   matMul,
   gelu,
   dropout,
 } from './layers.js';
+export type { BatchNormActOptions } from './layers.js';

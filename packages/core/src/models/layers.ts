@@ -46,7 +46,33 @@ export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor, stride: number): tf.Te
 }
 
 /**
- * Batch normalisation over the last (channel) axis, as PyTorch's `BatchNorm2d`.
+ * Name of the optional fused training-mode BatchNorm kernel that {@link batchNorm} runs where the
+ * active backend registers it (with {@link FUSED_BATCH_NORM_GRAD_KERNEL}); @unlearnjs/backend-wasm
+ * does for 'wasm'. Inputs `{ x, gamma, beta, residual? }`, attributes `{ epsilon, relu }`,
+ * outputs `[y, mean, variance]` with `y = act((x − mean)·gamma/√(variance + epsilon) + beta +
+ * residual)`, mean and biased variance over every axis but the last. A third-party backend may
+ * register the pair to speed BatchNorm up; the result must match the composed ops.
+ */
+export const FUSED_BATCH_NORM_KERNEL = 'UnlearnBatchNormTrain';
+
+/**
+ * Name of the backward kernel of {@link FUSED_BATCH_NORM_KERNEL}: inputs `{ dy, x, y, gamma, mean,
+ * variance }`, attributes `{ epsilon, relu, residual }`, outputs `[dx, dGamma, dBeta]` and, when
+ * `residual`, the residual's gradient (dy through the ReLU).
+ */
+export const FUSED_BATCH_NORM_GRAD_KERNEL = 'UnlearnBatchNormTrainGrad';
+
+/** What follows the normalisation in {@link batchNorm}. */
+export interface BatchNormActOptions {
+  /** Added to the normalised tensor (a ResNet block's shortcut); same shape as x. */
+  residual?: tf.Tensor4D;
+  /** Apply ReLU last. @defaultValue false */
+  relu?: boolean;
+}
+
+/**
+ * Batch normalisation over the last (channel) axis, as PyTorch's `BatchNorm2d`, optionally
+ * followed by a residual addition and a ReLU: `act(bn(x) + residual)`.
  *
  * @param x - input `[n, h, w, c]`
  * @param gamma - scale `[c]`
@@ -54,6 +80,7 @@ export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor, stride: number): tf.Te
  * @param runningMean - running mean buffer `[c]` (updated in place in training mode)
  * @param runningVar - running variance buffer `[c]` (updated in place in training mode)
  * @param training - use batch statistics and update the running buffers
+ * @param options - a residual to add and whether to apply ReLU after the normalisation
  * @returns the normalised tensor; the caller disposes it
  * @remarks
  * Training mode normalises with the batch mean and the biased batch variance, and sets
@@ -63,8 +90,11 @@ export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor, stride: number): tf.Te
  * taped around the forward pass ignores them (tfjs prunes tape nodes that do not lead to the
  * loss). Eval mode uses the running statistics.
  *
- * Written with broadcasting element-wise ops rather than `tf.batchNorm`: the latter's gradient
- * tiles `[c]` up to the input shape, which is slow on the wasm backend.
+ * In training mode, where the active backend registers {@link FUSED_BATCH_NORM_KERNEL} and its
+ * gradient, the whole of `act(bn(x) + residual)` and its backward pass are one kernel each (two
+ * or three passes over the activations instead of ~20 element-wise ops). Otherwise it is
+ * written with broadcasting element-wise ops rather than `tf.batchNorm`, whose gradient tiles
+ * `[c]` up to the input shape, slow on the wasm backend.
  */
 export function batchNorm(
   x: tf.Tensor4D,
@@ -73,25 +103,53 @@ export function batchNorm(
   runningMean: tf.Variable,
   runningVar: tf.Variable,
   training: boolean,
+  options: BatchNormActOptions = {},
 ): tf.Tensor4D {
-  if (!training) {
-    // y = x * scale + shift, with scale and shift computed on [c] only.
-    const scale = tf.mul(gamma, tf.rsqrt(tf.add(runningVar, NORM_EPSILON)));
-    const shift = tf.sub(beta, tf.mul(runningMean, scale));
-    return tf.add(tf.mul(x, scale), shift) as tf.Tensor4D;
-  }
-  const n = x.shape[0] * x.shape[1] * x.shape[2];
-  const unbias = n > 1 ? n / (n - 1) : 1;
+  const { residual, relu = false } = options;
+  if (training && fusedBatchNormAvailable()) return fusedBatchNorm(x, gamma, beta, runningMean, runningVar, residual, relu);
+  let y = training ? composedBatchNorm(x, gamma, beta, runningMean, runningVar) : evalBatchNorm(x, gamma, beta, runningMean, runningVar);
+  if (residual !== undefined) y = tf.add(y, residual);
+  return relu ? tf.relu(y) : y;
+}
+
+/** Whether the active backend registers the fused BatchNorm kernel and its gradient. */
+function fusedBatchNormAvailable(): boolean {
+  const backend = tf.getBackend();
+  return tf.getKernel(FUSED_BATCH_NORM_KERNEL, backend) !== undefined && tf.getKernel(FUSED_BATCH_NORM_GRAD_KERNEL, backend) !== undefined;
+}
+
+/** y = x * scale + shift, with scale and shift computed on [c] only. */
+function evalBatchNorm(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, runningMean: tf.Variable, runningVar: tf.Variable): tf.Tensor4D {
+  const scale = tf.mul(gamma, tf.rsqrt(tf.add(runningVar, NORM_EPSILON)));
+  const shift = tf.sub(beta, tf.mul(runningMean, scale));
+  return tf.add(tf.mul(x, scale), shift) as tf.Tensor4D;
+}
+
+/** `running = (1 − m)·running + m·batch`, the variance unbiased (PyTorch). */
+function updateRunningStats(runningMean: tf.Variable, runningVar: tf.Variable, mean: tf.Tensor, variance: tf.Tensor, n: number): void {
   const m = BATCH_NORM_MOMENTUM;
+  const unbias = n > 1 ? n / (n - 1) : 1;
+  tf.tidy(() => {
+    runningMean.assign(tf.add(tf.mul(runningMean, 1 - m), tf.mul(mean, m)));
+    runningVar.assign(tf.add(tf.mul(runningVar, 1 - m), tf.mul(variance, m * unbias)));
+  });
+}
+
+/** Training-mode BatchNorm from element-wise ops, with a closed-form backward pass. */
+function composedBatchNorm(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  runningMean: tf.Variable,
+  runningVar: tf.Variable,
+): tf.Tensor4D {
+  const n = x.shape[0] * x.shape[1] * x.shape[2];
   // Closed-form backward pass: the taped one (through two means, a square and the broadcasts)
   // makes ~12 activation-sized passes, among them a ones(x.shape) product per mean; this one 5.
   const normalise = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xs, g, b, save] = args as [tf.Tensor4D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const { mean, centered, variance } = centredMoments(xs, [0, 1, 2], false);
-    tf.tidy(() => {
-      runningMean.assign(tf.add(tf.mul(runningMean, 1 - m), tf.mul(mean, m)));
-      runningVar.assign(tf.add(tf.mul(runningVar, 1 - m), tf.mul(variance, m * unbias)));
-    });
+    updateRunningStats(runningMean, runningVar, mean, variance, n);
     const invStd = tf.rsqrt(tf.add(variance, NORM_EPSILON));
     const scale = tf.mul(g, invStd);
     save([centered, invStd, scale]);
@@ -111,6 +169,38 @@ export function batchNorm(
     };
   });
   return normalise(x, gamma, beta) as tf.Tensor4D;
+}
+
+/** Training-mode `act(bn(x) + residual)` on the backend's fused kernels, one each way. */
+function fusedBatchNorm(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  runningMean: tf.Variable,
+  runningVar: tf.Variable,
+  residual: tf.Tensor4D | undefined,
+  relu: boolean,
+): tf.Tensor4D {
+  const n = x.shape[0] * x.shape[1] * x.shape[2];
+  const attrs = { epsilon: NORM_EPSILON, relu };
+  const withGrad = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [xs, g, b, res] = args.slice(0, -1) as tf.Tensor[];
+    const inputs: tf.NamedTensorMap = res === undefined ? { x: xs, gamma: g, beta: b } : { x: xs, gamma: g, beta: b, residual: res };
+    const [y, mean, variance] = tf.engine().runKernel(FUSED_BATCH_NORM_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    updateRunningStats(runningMean, runningVar, mean, variance, n);
+    save([xs, y, g, mean, variance]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [sx, sy, sg, sm, sv] = saved;
+        const gradInputs = { dy: dy as tf.Tensor, x: sx, y: sy, gamma: sg, mean: sm, variance: sv };
+        const gradAttrs = { ...attrs, residual: res !== undefined };
+        return tf.engine().runKernel(FUSED_BATCH_NORM_GRAD_KERNEL, gradInputs, gradAttrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      },
+    };
+  });
+  return (residual === undefined ? withGrad(x, gamma, beta) : withGrad(x, gamma, beta, residual)) as tf.Tensor4D;
 }
 
 /** Mean, centred input and biased variance over `axes` (what both norms start from). */

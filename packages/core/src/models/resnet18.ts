@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModelFactory } from '../plugins/kinds.js';
 import type { Rng } from '../random/rng.js';
-import { batchNorm, conv2d, dense, normalizeCifar } from './layers.js';
+import { type BatchNormActOptions, batchNorm, conv2d, dense, normalizeCifar } from './layers.js';
 import { Model, type ForwardContext, type ModelDefinition, type ParamSpec } from './model.js';
 
 /** Options of the CIFAR ResNet-18 (validated by {@link resnet18OptionsSchema}). */
@@ -63,7 +63,8 @@ function conv(x: tf.Tensor4D, kernel: string, stride: number, ctx: ForwardContex
   return ctx.linear(kernel, x, (t, w) => conv2d(t as tf.Tensor4D, w, stride)) as tf.Tensor4D;
 }
 
-function bn(x: tf.Tensor4D, prefix: string, ctx: ForwardContext): tf.Tensor4D {
+/** BatchNorm `prefix` of x, then the residual and ReLU of `act` (fused where the backend can). */
+function bn(x: tf.Tensor4D, prefix: string, ctx: ForwardContext, act: BatchNormActOptions = {}): tf.Tensor4D {
   return batchNorm(
     x,
     ctx.w(`${prefix}.gamma`),
@@ -71,6 +72,7 @@ function bn(x: tf.Tensor4D, prefix: string, ctx: ForwardContext): tf.Tensor4D {
     ctx.buffer(`${prefix}.runningMean`),
     ctx.buffer(`${prefix}.runningVar`),
     ctx.training,
+    act,
   );
 }
 
@@ -120,12 +122,13 @@ export function resnet18Definition(options: ResNet18Options): ModelDefinition {
 
   const forward = (x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D => {
     let h = normalizeCifar(x);
-    h = tf.relu(bn(conv(h, 'stem.conv.kernel', 1, ctx), 'stem.bn', ctx));
+    h = bn(conv(h, 'stem.conv.kernel', 1, ctx), 'stem.bn', ctx, { relu: true });
     for (const p of plans) {
-      let y = tf.relu(bn(conv(h, `${p.prefix}.conv1.kernel`, p.stride, ctx), `${p.prefix}.bn1`, ctx));
-      y = bn(conv(y, `${p.prefix}.conv2.kernel`, 1, ctx), `${p.prefix}.bn2`, ctx);
+      const y = bn(conv(h, `${p.prefix}.conv1.kernel`, p.stride, ctx), `${p.prefix}.bn1`, ctx, { relu: true });
+      const z = conv(y, `${p.prefix}.conv2.kernel`, 1, ctx);
       const shortcut = p.shortcut ? bn(conv(h, `${p.prefix}.shortcut.conv.kernel`, p.stride, ctx), `${p.prefix}.shortcut.bn`, ctx) : h;
-      h = tf.relu(tf.add(y, shortcut)) as tf.Tensor4D;
+      // relu(bn2(z) + shortcut): one fused op where the backend has it.
+      h = bn(z, `${p.prefix}.bn2`, ctx, { residual: shortcut, relu: true });
     }
     const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
     const logits = ctx.linear('fc.kernel', pooled, (t, w, o) => dense(t as tf.Tensor2D, w, undefined, o)) as tf.Tensor2D;

@@ -1,0 +1,246 @@
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { WasmBackendLike } from './kernel-scope.js';
+import { type HeapBatchNormKernels, simdKernelsOnHeap } from '../simd/simd-module.js';
+
+/** Rows per block of the per-block sums (assembly/batch-norm.ts BLOCK_ROWS). */
+const BLOCK_ROWS = 64;
+
+/**
+ * Fused training-mode batch normalisation over the last axis, with an optional residual input
+ * and ReLU: `y = act((x − mean)·γ/√(var + ε) + β + residual)`.
+ *
+ * Inputs `{ x, gamma, beta, residual? }` (`residual` the shape of x), attributes
+ * `{ epsilon: number, relu: boolean }`; outputs `[y, mean, variance]`, the batch statistics over
+ * every axis but the last (variance biased). @unlearnjs/core uses it where the active backend
+ * registers it (its `batchNorm`), and otherwise composes the same result from element-wise ops.
+ */
+export const BATCH_NORM_TRAIN = 'UnlearnBatchNormTrain';
+
+/**
+ * Backward pass of {@link BATCH_NORM_TRAIN}. Inputs `{ dy, x, y, gamma, mean, variance }` (y the
+ * forward output, for ReLU's gradient), attributes `{ epsilon, relu, residual: boolean }`;
+ * outputs `[dx, dGamma, dBeta]`, plus `dResidual` (dy through the ReLU) when `residual`.
+ */
+export const BATCH_NORM_TRAIN_GRAD = 'UnlearnBatchNormTrainGrad';
+
+interface ForwardArgs {
+  inputs: { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo; residual?: TensorInfo };
+  attrs: { epsilon: number; relu: boolean };
+  backend: WasmBackendLike;
+}
+
+interface GradArgs {
+  inputs: { dy: TensorInfo; x: TensorInfo; y: TensorInfo; gamma: TensorInfo; mean: TensorInfo; variance: TensorInfo };
+  attrs: { epsilon: number; relu: boolean; residual: boolean };
+  backend: WasmBackendLike;
+}
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Adds up per-block float32 sums `[blocks, C]` in float64, in block order, times `scale`. */
+function addBlocks(sums: Float32Array, blocks: number, C: number, scale: number): Float64Array {
+  const out = new Float64Array(C);
+  for (let b = 0; b < blocks; b++) {
+    const at = b * C;
+    for (let c = 0; c < C; c++) out[c] += sums[at + c];
+  }
+  for (let c = 0; c < C; c++) out[c] *= scale;
+  return out;
+}
+
+/** Per-channel γ/√(var + ε) rounded as float32, as the composed ops compute it. */
+function scaleOf(gamma: Float32Array, variance: Float32Array, epsilon: number): { inv: Float32Array; scale: Float32Array } {
+  const C = gamma.length;
+  const inv = new Float32Array(C);
+  const scale = new Float32Array(C);
+  for (let c = 0; c < C; c++) {
+    inv[c] = 1 / Math.sqrt(Math.fround(variance[c] + epsilon));
+    scale[c] = gamma[c] * inv[c];
+  }
+  return { inv, scale };
+}
+
+/** The tfjs heap's memory: shared in the threaded build, the module's export otherwise. */
+function heapMemory(backend: WasmBackendLike): WebAssembly.Memory | undefined {
+  return backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
+}
+
+/** The SIMD batch-norm passes on the backend's heap, or null (then the scalar JS runs). */
+function heapKernels(backend: WasmBackendLike): HeapBatchNormKernels | null {
+  const memory = heapMemory(backend);
+  return memory === undefined ? null : simdKernelsOnHeap(memory);
+}
+
+/** Scratch on the tfjs heap for the duration of one kernel call (freed by `free`). */
+class HeapScratch {
+  private readonly blocks: number[] = [];
+  constructor(private readonly backend: WasmBackendLike) {}
+  /** Byte offset of `floats` float32 values, 16-byte aligned. */
+  alloc(floats: number): number {
+    const at = this.backend.wasm._malloc(floats * 4 + 16);
+    this.blocks.push(at);
+    return (at + 15) & ~15;
+  }
+  /** A float32 view of `floats` values at `at` (made after every alloc: the heap may grow). */
+  view(at: number, floats: number): Float32Array {
+    return new Float32Array(this.backend.wasm.HEAPU8.buffer, at, floats);
+  }
+  free(): void {
+    for (const at of this.blocks) this.backend.wasm._free(at);
+  }
+}
+
+/** Byte offset of a tensor's data on the heap. */
+function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId)!.memoryOffset;
+}
+
+/**
+ * The forward kernel: two passes of per-block column sums (mean, then the centred variance) and
+ * one output pass, on the package's SIMD kernels reading and writing the tensors in place on the
+ * tfjs heap; scalar JS where the SIMD kernels are not in use.
+ */
+export const batchNormTrain: KernelFunc = (args) => {
+  const { inputs, attrs, backend } = args as unknown as ForwardArgs;
+  const { x, gamma, beta, residual } = inputs;
+  const C = x.shape[x.shape.length - 1];
+  const rows = size(x.shape) / C;
+  const y = backend.makeOutput([...x.shape], 'float32');
+  const meanOut = backend.makeOutput([C], 'float32');
+  const varOut = backend.makeOutput([C], 'float32');
+  const relu = attrs.relu ? 1 : 0;
+  const simd = heapKernels(backend);
+  if (simd !== null) {
+    const blocks = Math.ceil(rows / BLOCK_ROWS);
+    const scratch = new HeapScratch(backend);
+    try {
+      const sumsAt = scratch.alloc(blocks * C);
+      const scaleAt = scratch.alloc(C);
+      const [xAt, yAt, meanAt, betaAt] = [x, y, meanOut, beta].map((t) => offsetOf(backend, t));
+      const resAt = residual === undefined ? 0 : offsetOf(backend, residual);
+      simd.bnBlockSums(xAt, 0, C, sumsAt, 0, 0, rows);
+      const mean = backend.typedArrayFromHeap(meanOut) as Float32Array;
+      mean.set(addBlocks(scratch.view(sumsAt, blocks * C), blocks, C, 1 / rows));
+      simd.bnBlockSums(xAt, meanAt, C, sumsAt, 1, 0, rows);
+      const variance = backend.typedArrayFromHeap(varOut) as Float32Array;
+      variance.set(addBlocks(scratch.view(sumsAt, blocks * C), blocks, C, 1 / rows));
+      scratch.view(scaleAt, C).set(scaleOf(backend.typedArrayFromHeap(gamma) as Float32Array, variance, attrs.epsilon).scale);
+      simd.bnForward(xAt, resAt, yAt, meanAt, scaleAt, betaAt, C, relu, 0, rows);
+    } finally {
+      scratch.free();
+    }
+    return [y, meanOut, varOut];
+  }
+  const xs = backend.typedArrayFromHeap(x) as Float32Array;
+  const ys = backend.typedArrayFromHeap(y) as Float32Array;
+  const rs = residual === undefined ? undefined : (backend.typedArrayFromHeap(residual) as Float32Array);
+  const b = backend.typedArrayFromHeap(beta) as Float32Array;
+  const mean = backend.typedArrayFromHeap(meanOut) as Float32Array;
+  const variance = backend.typedArrayFromHeap(varOut) as Float32Array;
+  const sum = new Float64Array(C);
+  for (let i = 0; i < rows * C; i += C) for (let c = 0; c < C; c++) sum[c] += xs[i + c];
+  for (let c = 0; c < C; c++) mean[c] = sum[c] / rows;
+  sum.fill(0);
+  for (let i = 0; i < rows * C; i += C) {
+    for (let c = 0; c < C; c++) {
+      const d = xs[i + c] - mean[c];
+      sum[c] += d * d;
+    }
+  }
+  for (let c = 0; c < C; c++) variance[c] = sum[c] / rows;
+  const { scale } = scaleOf(backend.typedArrayFromHeap(gamma) as Float32Array, variance, attrs.epsilon);
+  for (let i = 0; i < rows * C; i += C) {
+    for (let c = 0; c < C; c++) {
+      let v = (xs[i + c] - mean[c]) * scale[c] + b[c];
+      if (rs !== undefined) v += rs[i + c];
+      ys[i + c] = relu && !(v > 0) ? 0 : v;
+    }
+  }
+  return [y, meanOut, varOut];
+};
+
+/**
+ * The backward kernel: one pass for g (dy through the ReLU) and the per-channel sums Σg and
+ * Σg·(x − mean), one for dx = g·s − (x − mean)·s·inv²·Σg(x − mean)/n − s·Σg/n (s = γ·inv,
+ * inv = 1/√(var + ε), n the rows); dγ = inv·Σg(x − mean), dβ = Σg. g is written to the
+ * residual's gradient when there is one (it is that gradient), else to dx, which the second pass
+ * then overwrites in place.
+ */
+export const batchNormTrainGrad: KernelFunc = (args) => {
+  const { inputs, attrs, backend } = args as unknown as GradArgs;
+  const { dy, x, y, gamma, mean, variance } = inputs;
+  const C = x.shape[x.shape.length - 1];
+  const rows = size(x.shape) / C;
+  const dxOut = backend.makeOutput([...x.shape], 'float32');
+  const dGammaOut = backend.makeOutput([C], 'float32');
+  const dBetaOut = backend.makeOutput([C], 'float32');
+  const dResOut = attrs.residual ? backend.makeOutput([...x.shape], 'float32') : undefined;
+  const outputs = dResOut === undefined ? [dxOut, dGammaOut, dBetaOut] : [dxOut, dGammaOut, dBetaOut, dResOut];
+  const gOut = dResOut ?? dxOut;
+  const relu = attrs.relu ? 1 : 0;
+  const { inv, scale } = scaleOf(
+    backend.typedArrayFromHeap(gamma) as Float32Array,
+    backend.typedArrayFromHeap(variance) as Float32Array,
+    attrs.epsilon,
+  );
+  /** dγ and dβ, and the per-channel coefficients of the dx pass, from Σg and Σg·(x − mean). */
+  const coefficients = (sumG: Float64Array, dot: Float64Array) => {
+    const dGamma = backend.typedArrayFromHeap(dGammaOut) as Float32Array;
+    const dBeta = backend.typedArrayFromHeap(dBetaOut) as Float32Array;
+    const k = new Float32Array(C);
+    const shift = new Float32Array(C);
+    for (let c = 0; c < C; c++) {
+      dBeta[c] = sumG[c];
+      dGamma[c] = dot[c] * inv[c];
+      k[c] = (scale[c] * inv[c] * inv[c] * dot[c]) / rows;
+      shift[c] = (scale[c] * sumG[c]) / rows;
+    }
+    return { k, shift };
+  };
+  const simd = heapKernels(backend);
+  if (simd !== null) {
+    const blocks = Math.ceil(rows / BLOCK_ROWS);
+    const scratch = new HeapScratch(backend);
+    try {
+      const sumsAt = scratch.alloc(blocks * C);
+      const dotsAt = scratch.alloc(blocks * C);
+      const scaleAt = scratch.alloc(C);
+      const kAt = scratch.alloc(C);
+      const shiftAt = scratch.alloc(C);
+      const [dyAt, xAt, yAt, meanAt, gAt, dxAt] = [dy, x, y, mean, gOut, dxOut].map((t) => offsetOf(backend, t));
+      simd.bnBackwardSums(dyAt, yAt, xAt, meanAt, C, relu, gAt, sumsAt, dotsAt, 0, rows);
+      const { k, shift } = coefficients(
+        addBlocks(scratch.view(sumsAt, blocks * C), blocks, C, 1),
+        addBlocks(scratch.view(dotsAt, blocks * C), blocks, C, 1),
+      );
+      scratch.view(scaleAt, C).set(scale);
+      scratch.view(kAt, C).set(k);
+      scratch.view(shiftAt, C).set(shift);
+      simd.bnBackwardInput(gAt, xAt, dxAt, meanAt, scaleAt, kAt, shiftAt, C, 0, rows);
+    } finally {
+      scratch.free();
+    }
+    return outputs;
+  }
+  const dys = backend.typedArrayFromHeap(dy) as Float32Array;
+  const xs = backend.typedArrayFromHeap(x) as Float32Array;
+  const ys = backend.typedArrayFromHeap(y) as Float32Array;
+  const m = backend.typedArrayFromHeap(mean) as Float32Array;
+  const gs = backend.typedArrayFromHeap(gOut) as Float32Array;
+  const dx = backend.typedArrayFromHeap(dxOut) as Float32Array;
+  const sumG = new Float64Array(C);
+  const dot = new Float64Array(C);
+  for (let i = 0; i < rows * C; i += C) {
+    for (let c = 0; c < C; c++) {
+      const g = relu && !(ys[i + c] > 0) ? 0 : dys[i + c];
+      gs[i + c] = g;
+      sumG[c] += g;
+      dot[c] += g * (xs[i + c] - m[c]);
+    }
+  }
+  const { k, shift } = coefficients(sumG, dot);
+  for (let i = 0; i < rows * C; i += C) {
+    for (let c = 0; c < C; c++) dx[i + c] = gs[i + c] * scale[c] - (xs[i + c] - m[c]) * k[c] - shift[c];
+  }
+  return outputs;
+};
