@@ -12,6 +12,7 @@ import {
 import type { StockKernels } from './kernels/kernel-scope.js';
 import { makeIdentity } from './kernels/identity.js';
 import { makeLeadingAxesReduce } from './kernels/leading-axes-reduce.js';
+import { SGD_STEP, sgdStep } from './kernels/sgd-step.js';
 import { makeTile } from './kernels/tile.js';
 import { makeUnsortedSegmentSum } from './kernels/unsorted-segment-sum.js';
 import { simdKernels } from './simd/simd-module.js';
@@ -30,7 +31,8 @@ export type WasmTrainingKernelName =
   | 'Sum'
   | 'Mean'
   | typeof BATCH_NORM_TRAIN
-  | typeof BATCH_NORM_TRAIN_GRAD;
+  | typeof BATCH_NORM_TRAIN_GRAD
+  | typeof SGD_STEP;
 
 /** Options of {@link registerWasmTrainingKernels}. */
 export interface WasmTrainingKernelsOptions {
@@ -57,6 +59,7 @@ const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelF
   Mean: (stock) => makeLeadingAxesReduce(stock, 'Mean'),
   [BATCH_NORM_TRAIN]: () => batchNormTrain,
   [BATCH_NORM_TRAIN_GRAD]: () => batchNormTrainGrad,
+  [SGD_STEP]: () => sgdStep,
 };
 
 /**
@@ -64,7 +67,7 @@ const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelF
  * by default only where the SIMD module loads (their scalar fallback is slower than the stock
  * ops it replaces), so that callers compose instead.
  */
-const FUSED: ReadonlySet<WasmTrainingKernelName> = new Set([BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD]);
+const FUSED: ReadonlySet<WasmTrainingKernelName> = new Set([BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, SGD_STEP]);
 
 const ALL_NAMES = Object.keys(FACTORIES) as WasmTrainingKernelName[];
 
@@ -113,7 +116,8 @@ let active: Registration | undefined;
  * stock wasm kernels (Conv2D, Transpose, Pad, …) called through their kernel functions. Where
  * the SIMD module loads it also adds `UnlearnBatchNormTrain` and `UnlearnBatchNormTrainGrad`,
  * a fused training-mode BatchNorm (+ residual + ReLU) that @unlearnjs/core's `batchNorm` uses
- * when registered (in browsers, call `loadSimdKernels` first). Importing this package registers nothing; calling this
+ * when registered, and `UnlearnSgdStep`, the whole SGD update of a parameter that core's
+ * `SgdOptimizer` uses likewise (in browsers, call `loadSimdKernels` first). Importing this package registers nothing; calling this
  * function a second time is a no-op until {@link unregisterWasmTrainingKernels} is called. The
  * kernels follow tfjs semantics: returned tensors belong to the engine as usual.
  *

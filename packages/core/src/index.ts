@@ -100,7 +100,7 @@ export { throwIfAborted } from './training/abort.js';
 export { ensureGradients } from './training/gradients.js';
 export { predictProbabilities, evaluateAccuracy, type PredictOptions, type Predictions } from './training/predict.js';
 export { learningRateAt, scheduleSchema, REFERENCE_RECIPE, type Schedule } from './training/schedule.js';
-export { SgdOptimizer, type SgdOptions } from './training/sgd.js';
+export { FUSED_SGD_KERNEL, SgdOptimizer, type SgdOptions } from './training/sgd.js';
 export {
   train,
   crossEntropy,

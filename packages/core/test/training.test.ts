@@ -3,8 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '@unlearnjs/backend-wasm';
 import {
+  FUSED_SGD_KERNEL,
   Model,
   type ModelDefinition,
   Rng,
@@ -135,6 +138,65 @@ describe('SgdOptimizer', () => {
     opt.dispose();
     w.dispose();
     mask.dispose();
+  });
+
+  it("on wasm with @unlearnjs/backend-wasm's fused step: the same weights and buffers as the composed ops on cpu, bit for bit", async () => {
+    const rng = new Rng(12);
+    const wData = rng.normalArray(301, 0, 1);
+    const maskData = Float32Array.from(rng.normalArray(301, 0, 1), (v) => (v > 0 ? 1 : 0));
+    const grads = [0, 1, 2].map(() => rng.normalArray(301, 0, 1));
+    const run = async (backend: string, options: { nesterov: boolean }) => {
+      await tf.setBackend(backend);
+      const w = tf.tidy(() => tf.variable(tf.mul(tf.tensor1d(wData), tf.tensor1d(maskData)), true, `w-${backend}-${options.nesterov}`));
+      const b = tf.tidy(() => tf.variable(tf.zeros([301]), true, `b-${backend}-${options.nesterov}`));
+      const mask = tf.tensor1d(maskData);
+      const opt = new SgdOptimizer({ momentum: 0.9, weightDecay: 5e-4, ...options });
+      const before = tf.memory().numTensors;
+      const profile = await tf.profile(() => {
+        for (const [i, gv] of grads.entries()) {
+          const g = tf.tensor1d(gv);
+          opt.step(
+            new Map([
+              ['w', w],
+              ['b', b],
+            ]),
+            { w: g, b: g },
+            0.1 / (i + 1),
+            new Map([['w', mask]]),
+          );
+          g.dispose();
+        }
+      });
+      const out = {
+        w: Array.from(await w.data()),
+        b: Array.from(await b.data()),
+        bufs: await Promise.all([...opt.state().values()].map(async (t) => Array.from(await t.data()))),
+        kernels: profile.kernelNames,
+        // The momentum buffers are the only tensors a step keeps.
+        kept: tf.memory().numTensors - before,
+      };
+      opt.dispose();
+      tf.dispose([w, b, mask]);
+      return out;
+    };
+    registerWasmTrainingKernels();
+    try {
+      for (const nesterov of [false, true]) {
+        const cpu = await run('cpu', { nesterov });
+        const wasm = await run('wasm', { nesterov });
+        expect(wasm.kernels).toContain(FUSED_SGD_KERNEL);
+        expect(cpu.kernels).not.toContain(FUSED_SGD_KERNEL);
+        expect(wasm.w).toEqual(cpu.w);
+        expect(wasm.b).toEqual(cpu.b);
+        expect(wasm.bufs).toEqual(cpu.bufs);
+        expect(wasm.kept).toBe(2);
+        expect(cpu.kept).toBe(2);
+        for (let i = 0; i < 301; i++) if (maskData[i] === 0) expect(wasm.w[i] === 0).toBe(true);
+      }
+    } finally {
+      unregisterWasmTrainingKernels();
+      await tf.setBackend('cpu');
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from './kernel-scope.js';
-import { type HeapBatchNormKernels, simdKernelsOnHeap } from '../simd/simd-module.js';
+import { HeapScratch, heapKernels, offsetOf } from './on-heap.js';
 
 /** Rows per block of the per-block sums (assembly/batch-norm.ts BLOCK_ROWS). */
 const BLOCK_ROWS = 64;
@@ -58,41 +58,6 @@ function scaleOf(gamma: Float32Array, variance: Float32Array, epsilon: number): 
     scale[c] = gamma[c] * inv[c];
   }
   return { inv, scale };
-}
-
-/** The tfjs heap's memory: shared in the threaded build, the module's export otherwise. */
-function heapMemory(backend: WasmBackendLike): WebAssembly.Memory | undefined {
-  return backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
-}
-
-/** The SIMD batch-norm passes on the backend's heap, or null (then the scalar JS runs). */
-function heapKernels(backend: WasmBackendLike): HeapBatchNormKernels | null {
-  const memory = heapMemory(backend);
-  return memory === undefined ? null : simdKernelsOnHeap(memory);
-}
-
-/** Scratch on the tfjs heap for the duration of one kernel call (freed by `free`). */
-class HeapScratch {
-  private readonly blocks: number[] = [];
-  constructor(private readonly backend: WasmBackendLike) {}
-  /** Byte offset of `floats` float32 values, 16-byte aligned. */
-  alloc(floats: number): number {
-    const at = this.backend.wasm._malloc(floats * 4 + 16);
-    this.blocks.push(at);
-    return (at + 15) & ~15;
-  }
-  /** A float32 view of `floats` values at `at` (made after every alloc: the heap may grow). */
-  view(at: number, floats: number): Float32Array {
-    return new Float32Array(this.backend.wasm.HEAPU8.buffer, at, floats);
-  }
-  free(): void {
-    for (const at of this.blocks) this.backend.wasm._free(at);
-  }
-}
-
-/** Byte offset of a tensor's data on the heap. */
-function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
-  return backend.dataIdMap.get(t.dataId)!.memoryOffset;
 }
 
 /**

@@ -5,9 +5,9 @@
  * @remarks
  * The convolution and reduction kernels run on an instance with its own linear memory, separate
  * from the tfjs heap: their callers copy zero-padded operands in and the result out (a few MB per
- * call, small next to the arithmetic), and the tfjs heap does not grow. The batch-norm passes,
- * where copies would cost as much as the work, run on an instance bound to the tfjs heap's own
- * memory ({@link simdKernelsOnHeap}) and read and write tensors in place.
+ * call, small next to the arithmetic), and the tfjs heap does not grow. The batch-norm passes and
+ * the SGD step, where copies would cost as much as the work, run on an instance bound to the tfjs
+ * heap's own memory ({@link simdKernelsOnHeap}) and read and write tensors in place.
  *
  * With {@link setSimdThreads}(n > 1) (which `enableWasmThreads` calls) the `-shared` build runs
  * on one shared memory in this thread and n − 1 worker threads; each kernel call is split into
@@ -30,13 +30,15 @@ interface RawExports {
   bnForward(...args: number[]): void;
   bnBackwardSums(...args: number[]): void;
   bnBackwardInput(...args: number[]): void;
+  sgdStep(...args: number[]): void;
 }
 
 /**
- * The batch-norm passes of assembly/batch-norm.ts, on an instance bound to another module's
- * memory (the tfjs heap), each with its row range `[rowBegin, rowEnd)` last.
+ * The kernels that run on an instance bound to another module's memory (the tfjs heap): the
+ * batch-norm passes of assembly/batch-norm.ts, each with its row range `[rowBegin, rowEnd)` last,
+ * and the SGD step of assembly/sgd.ts.
  */
-export type HeapBatchNormKernels = Pick<RawExports, 'bnBlockSums' | 'bnForward' | 'bnBackwardSums' | 'bnBackwardInput'>;
+export type HeapKernels = Pick<RawExports, 'bnBlockSums' | 'bnForward' | 'bnBackwardSums' | 'bnBackwardInput' | 'sgdStep'>;
 
 /** The loaded kernels, with calls split across the SIMD threads. */
 export interface SimdKernelExports {
@@ -378,15 +380,15 @@ function ownMemoryInstance(module: WebAssembly.Module): SimdKernelExports {
 
 /** Compiled builds by sharedness (shared: the threads' build), for instances on other memories. */
 const compiled = new Map<boolean, WebAssembly.Module | null>();
-const onHeap = new WeakMap<WebAssembly.Memory, HeapBatchNormKernels | null>();
+const onHeap = new WeakMap<WebAssembly.Memory, HeapKernels | null>();
 
 /**
- * The batch-norm passes on an instance that imports `memory` (the tfjs wasm heap: non-shared for
+ * The batch-norm passes and SGD step on an instance that imports `memory` (the tfjs wasm heap: non-shared for
  * its single-threaded build, shared for the threaded one), so that they read and write tensors
  * where they are; they run on the calling thread. Null where the SIMD kernels are turned off or
  * unavailable, or no build fits the memory.
  */
-export function simdKernelsOnHeap(memory: WebAssembly.Memory): HeapBatchNormKernels | null {
+export function simdKernelsOnHeap(memory: WebAssembly.Memory): HeapKernels | null {
   if (!wanted || simdKernels() === null) return null;
   const cached = onHeap.get(memory);
   if (cached !== undefined) return cached;
@@ -397,10 +399,10 @@ export function simdKernelsOnHeap(memory: WebAssembly.Memory): HeapBatchNormKern
     module = typeof found === 'string' ? null : new WebAssembly.Module(found.bytes as BufferSource);
     compiled.set(shared, module);
   }
-  let kernels: HeapBatchNormKernels | null = null;
+  let kernels: HeapKernels | null = null;
   if (module !== null) {
     try {
-      kernels = new WebAssembly.Instance(module, { env: { memory, ...abortImport } }).exports as unknown as HeapBatchNormKernels;
+      kernels = new WebAssembly.Instance(module, { env: { memory, ...abortImport } }).exports as unknown as HeapKernels;
     } catch {
       kernels = null;
     }

@@ -1,0 +1,39 @@
+// Running SIMD kernels on tensors where they lie on the tfjs wasm heap (no copies).
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import type { WasmBackendLike } from './kernel-scope.js';
+import { type HeapKernels, simdKernelsOnHeap } from '../simd/simd-module.js';
+
+/** The tfjs heap's memory: shared in the threaded build, the module's export otherwise. */
+function heapMemory(backend: WasmBackendLike): WebAssembly.Memory | undefined {
+  return backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
+}
+
+/** The SIMD kernels bound to the backend's heap (batch norm, SGD), or null (callers then run scalar JS). */
+export function heapKernels(backend: WasmBackendLike): HeapKernels | null {
+  const memory = heapMemory(backend);
+  return memory === undefined ? null : simdKernelsOnHeap(memory);
+}
+
+/** Scratch on the tfjs heap for the duration of one kernel call (freed by `free`). */
+export class HeapScratch {
+  private readonly blocks: number[] = [];
+  constructor(private readonly backend: WasmBackendLike) {}
+  /** Byte offset of `floats` float32 values, 16-byte aligned. */
+  alloc(floats: number): number {
+    const at = this.backend.wasm._malloc(floats * 4 + 16);
+    this.blocks.push(at);
+    return (at + 15) & ~15;
+  }
+  /** A float32 view of `floats` values at `at` (made after every alloc: the heap may grow). */
+  view(at: number, floats: number): Float32Array {
+    return new Float32Array(this.backend.wasm.HEAPU8.buffer, at, floats);
+  }
+  free(): void {
+    for (const at of this.blocks) this.backend.wasm._free(at);
+  }
+}
+
+/** Byte offset of a tensor's data on the heap. */
+export function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId)!.memoryOffset;
+}
