@@ -27,7 +27,7 @@ export function sgdStep(
     const off = (<usize>i) << 2;
     const wv = v128.load(w + off);
     let g = v128.load(dw + off);
-    if (weightDecay != 0) g = f32x4.add(g, f32x4.mul(wv, wdV));
+    if (weightDecay !== 0) g = f32x4.add(g, f32x4.mul(wv, wdV));
     if (mask) g = f32x4.mul(g, v128.load(mask + off));
     let u = g;
     if (buf) {
@@ -43,7 +43,7 @@ export function sgdStep(
     const off = (<usize>i) << 2;
     const wv = load<f32>(w + off);
     let g = load<f32>(dw + off);
-    if (weightDecay != 0) g = g + wv * weightDecay;
+    if (weightDecay !== 0) g = g + wv * weightDecay;
     if (mask) g = g * load<f32>(mask + off);
     let u = g;
     if (buf) {
