@@ -16,7 +16,7 @@ export {
 } from './register-wasm-training-kernels.js';
 export type { WasmTrainingKernelName, WasmTrainingKernelsOptions } from './register-wasm-training-kernels.js';
 export { tileAsBroadcast } from './kernels/tile.js';
-export { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from './kernels/batch-norm.js';
+export { BATCH_NORM_INFER, BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from './kernels/batch-norm.js';
 export { SGD_STEP } from './kernels/sgd-step.js';
 export { leadingReduction } from './kernels/leading-axes-reduce.js';
 export { MAX_WASM_THREADS, enableWasmThreads } from './enable-wasm-threads.js';

@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { makeBatchMatMul } from './kernels/batch-mat-mul.js';
-import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, batchNormTrain, batchNormTrainGrad } from './kernels/batch-norm.js';
+import {
+  BATCH_NORM_INFER,
+  BATCH_NORM_TRAIN,
+  BATCH_NORM_TRAIN_GRAD,
+  batchNormInfer,
+  batchNormTrain,
+  batchNormTrainGrad,
+} from './kernels/batch-norm.js';
 import { makeConv2D } from './kernels/conv2d.js';
 import {
   makeConv2DBackpropFilter,
@@ -32,6 +39,7 @@ export type WasmTrainingKernelName =
   | 'Mean'
   | typeof BATCH_NORM_TRAIN
   | typeof BATCH_NORM_TRAIN_GRAD
+  | typeof BATCH_NORM_INFER
   | typeof SGD_STEP;
 
 /** Options of {@link registerWasmTrainingKernels}. */
@@ -59,6 +67,7 @@ const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelF
   Mean: (stock) => makeLeadingAxesReduce(stock, 'Mean'),
   [BATCH_NORM_TRAIN]: () => batchNormTrain,
   [BATCH_NORM_TRAIN_GRAD]: () => batchNormTrainGrad,
+  [BATCH_NORM_INFER]: () => batchNormInfer,
   [SGD_STEP]: () => sgdStep,
 };
 
@@ -67,7 +76,7 @@ const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelF
  * by default only where the SIMD module loads (their scalar fallback is slower than the stock
  * ops it replaces), so that callers compose instead.
  */
-const FUSED: ReadonlySet<WasmTrainingKernelName> = new Set([BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, SGD_STEP]);
+const FUSED: ReadonlySet<WasmTrainingKernelName> = new Set([BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, BATCH_NORM_INFER, SGD_STEP]);
 
 const ALL_NAMES = Object.keys(FACTORIES) as WasmTrainingKernelName[];
 
@@ -114,9 +123,9 @@ let active: Registration | undefined;
  * and `Mean` with a transpose-free path for reductions over leading axes. Convolutions, dense
  * products and reductions run on the package's SIMD kernels where they are faster, otherwise on
  * stock wasm kernels (Conv2D, Transpose, Pad, …) called through their kernel functions. Where
- * the SIMD module loads it also adds `UnlearnBatchNormTrain` and `UnlearnBatchNormTrainGrad`,
- * a fused training-mode BatchNorm (+ residual + ReLU) that @unlearnjs/core's `batchNorm` uses
- * when registered, and `UnlearnSgdStep`, the whole SGD update of a parameter that core's
+ * the SIMD module loads it also adds `UnlearnBatchNormTrain`, `UnlearnBatchNormTrainGrad` and
+ * `UnlearnBatchNormInfer`, a fused BatchNorm (+ residual + ReLU) that @unlearnjs/core's
+ * `batchNorm` uses when registered, and `UnlearnSgdStep`, the whole SGD update of a parameter that core's
  * `SgdOptimizer` uses likewise (in browsers, call `loadSimdKernels` first). Importing this package registers nothing; calling this
  * function a second time is a no-op until {@link unregisterWasmTrainingKernels} is called. The
  * kernels follow tfjs semantics: returned tensors belong to the engine as usual.

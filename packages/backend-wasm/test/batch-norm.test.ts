@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BATCH_NORM_INFER,
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
   registerWasmTrainingKernels,
@@ -84,7 +85,7 @@ const cases: Array<[number[], boolean, boolean]> = [
 describe('fused training BatchNorm (+ residual, ReLU) equals the composed ops on the cpu backend', () => {
   it('is registered by default where the SIMD kernels load', () => {
     expect(simdKernelsStatus().available).toBe(true);
-    expect(registered).toEqual(expect.arrayContaining([BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD]));
+    expect(registered).toEqual(expect.arrayContaining([BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, BATCH_NORM_INFER]));
   });
 
   for (const path of ['SIMD on the tfjs heap', 'scalar JS'] as const) {
@@ -100,6 +101,27 @@ describe('fused training BatchNorm (+ residual, ReLU) equals the composed ops on
             tf.tidy(() => {
               const o = reference(x, g, b, withResidual ? r : undefined, relu);
               return flat([o.y, o.mean, o.variance]);
+            }),
+        );
+      });
+
+      it.each(cases)('eval mode %j, residual %s, relu %s: y from given statistics', async (shape, withResidual, relu) => {
+        const [x, g, b, r, stats] = inputs(shape, 41);
+        const C = shape[shape.length - 1];
+        const mean = { shape: [C], data: stats.data.slice(0, C) };
+        const variance = { shape: [C], data: Float32Array.from(stats.data.slice(C, 2 * C), (v) => v * v + 0.1) };
+        await expectSameOnWasm(
+          [x, g, b, r, mean, variance],
+          (xx, gg, bb, rr, m, v) => {
+            const common = { x: xx, gamma: gg, beta: bb, mean: m, variance: v };
+            const named = withResidual ? { ...common, residual: rr } : common;
+            return tf.engine().runKernel(BATCH_NORM_INFER, named, { epsilon: EPSILON, relu } as unknown as tf.NamedAttrMap) as tf.Tensor;
+          },
+          (xx, gg, bb, rr, m, v) =>
+            tf.tidy(() => {
+              let y = tf.add(tf.mul(tf.div(tf.sub(xx, m), tf.sqrt(tf.add(v, EPSILON))), gg), bb);
+              if (withResidual) y = tf.add(y, rr);
+              return relu ? tf.relu(y) : y;
             }),
         );
       });

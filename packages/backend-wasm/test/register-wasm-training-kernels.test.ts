@@ -23,6 +23,8 @@ const NAMES = [
   // The fused BatchNorm pair: new kernels (registered by default where the SIMD module loads).
   'UnlearnBatchNormTrain',
   'UnlearnBatchNormTrainGrad',
+  'UnlearnBatchNormInfer',
+  'UnlearnSgdStep',
 ];
 
 // Stock configs as the wasm backend registered them, before this package does anything.

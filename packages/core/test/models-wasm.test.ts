@@ -3,14 +3,18 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BATCH_NORM_INFER,
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
+  SGD_STEP,
   registerWasmTrainingKernels,
   unregisterWasmTrainingKernels,
 } from '@unlearnjs/backend-wasm';
 import {
   FUSED_BATCH_NORM_GRAD_KERNEL,
+  FUSED_BATCH_NORM_INFER_KERNEL,
   FUSED_BATCH_NORM_KERNEL,
+  FUSED_SGD_KERNEL,
   Rng,
   batchNorm,
   createContainer,
@@ -65,62 +69,71 @@ describe('fused BatchNorm on the wasm backend (@unlearnjs/backend-wasm)', () => 
   it("core's kernel names are the ones backend-wasm registers", () => {
     expect(FUSED_BATCH_NORM_KERNEL).toBe(BATCH_NORM_TRAIN);
     expect(FUSED_BATCH_NORM_GRAD_KERNEL).toBe(BATCH_NORM_TRAIN_GRAD);
+    expect(FUSED_BATCH_NORM_INFER_KERNEL).toBe(BATCH_NORM_INFER);
+    expect(FUSED_SGD_KERNEL).toBe(SGD_STEP);
     expect(tf.getKernel(FUSED_BATCH_NORM_KERNEL, 'wasm')).toBeDefined();
   });
 
-  it('batchNorm(+ residual, ReLU) in training mode: output, running stats and gradients equal the composed ops on cpu', async () => {
-    const rng = new Rng(8);
-    const shape: [number, number, number, number] = [4, 6, 6, 12];
-    const size = 4 * 6 * 6 * 12;
-    const data = {
-      x: rng.normalArray(size, 1, 2),
-      r: rng.normalArray(size, 0, 1),
-      p: rng.normalArray(size, 0, 1),
-      g: rng.normalArray(12, 1, 0.5),
-      b: rng.normalArray(12, 0, 0.5),
-    };
-    const run = async (backend: string) => {
-      await tf.setBackend(backend);
-      const before = tf.memory().numTensors;
-      const [x, r, p] = [data.x, data.r, data.p].map((d) => tf.tensor4d(d, shape));
-      const [gamma, beta] = [data.g, data.b].map((d) => tf.tensor1d(d));
-      const rm = tf.tidy(() => tf.variable(tf.zeros([12]), false));
-      const rv = tf.tidy(() => tf.variable(tf.ones([12]), false));
-      const { value, grads } = tf.tidy(() => {
-        const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor, rr: tf.Tensor) =>
-          tf.sum(tf.mul(batchNorm(xx as tf.Tensor4D, gg, bb, rm, rv, true, { residual: rr as tf.Tensor4D, relu: true }), p));
-        const out = tf.valueAndGrads(f)([x, gamma, beta, r]);
-        return { value: out.value, grads: out.grads };
-      });
-      const profile = await tf.profile(() => tf.tidy(() => batchNorm(x, gamma, beta, rm, rv, true, { residual: r, relu: true })));
-      const out = {
-        value: (await value.data())[0],
-        grads: await Promise.all(grads.map(async (t) => Array.from(await t.data()))),
-        running: [Array.from(await rm.data()), Array.from(await rv.data())],
-        kernels: profile.kernelNames,
+  it.each([true, false])(
+    'batchNorm(+ residual, ReLU), training %s: output, running stats and gradients equal the composed ops on cpu',
+    async (training) => {
+      const rng = new Rng(8);
+      const shape: [number, number, number, number] = [4, 6, 6, 12];
+      const size = 4 * 6 * 6 * 12;
+      const data = {
+        x: rng.normalArray(size, 1, 2),
+        r: rng.normalArray(size, 0, 1),
+        p: rng.normalArray(size, 0, 1),
+        g: rng.normalArray(12, 1, 0.5),
+        b: rng.normalArray(12, 0, 0.5),
+        rm: rng.normalArray(12, 1, 0.5),
+        rv: Float32Array.from(rng.normalArray(12, 0, 1), (v) => v * v + 0.5),
       };
-      tf.dispose([value, ...grads, profile.result as tf.Tensor, x, r, p, gamma, beta, rm, rv]);
-      return { ...out, leaked: tf.memory().numTensors - before };
-    };
-    const cpu = await run('cpu');
-    const wasm = await run('wasm');
-    expect(wasm.kernels).toContain(FUSED_BATCH_NORM_KERNEL);
-    expect(cpu.kernels).not.toContain(FUSED_BATCH_NORM_KERNEL);
-    expect(wasm.leaked).toBe(0);
-    expect(cpu.leaked).toBe(0);
-    expect(Math.abs(wasm.value - cpu.value)).toBeLessThan(1e-5 * Math.abs(cpu.value));
-    const rel = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]))) / Math.max(...b.map(Math.abs));
-    for (let i = 0; i < 4; i++) expect(rel(wasm.grads[i], cpu.grads[i])).toBeLessThan(1e-5);
-    for (let i = 0; i < 2; i++) expect(rel(wasm.running[i], cpu.running[i])).toBeLessThan(1e-6);
-  });
+      const fusedKernel = training ? FUSED_BATCH_NORM_KERNEL : FUSED_BATCH_NORM_INFER_KERNEL;
+      const run = async (backend: string) => {
+        await tf.setBackend(backend);
+        const before = tf.memory().numTensors;
+        const [x, r, p] = [data.x, data.r, data.p].map((d) => tf.tensor4d(d, shape));
+        const [gamma, beta] = [data.g, data.b].map((d) => tf.tensor1d(d));
+        const rm = tf.tidy(() => tf.variable(tf.tensor1d(data.rm), false));
+        const rv = tf.tidy(() => tf.variable(tf.tensor1d(data.rv), false));
+        const { value, grads } = tf.tidy(() => {
+          const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor, rr: tf.Tensor) =>
+            tf.sum(tf.mul(batchNorm(xx as tf.Tensor4D, gg, bb, rm, rv, training, { residual: rr as tf.Tensor4D, relu: true }), p));
+          const out = tf.valueAndGrads(f)([x, gamma, beta, r]);
+          return { value: out.value, grads: out.grads };
+        });
+        const profile = await tf.profile(() => tf.tidy(() => batchNorm(x, gamma, beta, rm, rv, training, { residual: r, relu: true })));
+        const out = {
+          value: (await value.data())[0],
+          grads: await Promise.all(grads.map(async (t) => Array.from(await t.data()))),
+          running: [Array.from(await rm.data()), Array.from(await rv.data())],
+          kernels: profile.kernelNames,
+        };
+        tf.dispose([value, ...grads, profile.result as tf.Tensor, x, r, p, gamma, beta, rm, rv]);
+        return { ...out, leaked: tf.memory().numTensors - before };
+      };
+      const cpu = await run('cpu');
+      const wasm = await run('wasm');
+      expect(wasm.kernels).toContain(fusedKernel);
+      expect(cpu.kernels).not.toContain(fusedKernel);
+      expect(wasm.leaked).toBe(0);
+      expect(cpu.leaked).toBe(0);
+      expect(Math.abs(wasm.value - cpu.value)).toBeLessThan(1e-5 * Math.abs(cpu.value));
+      const rel = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]))) / Math.max(...b.map(Math.abs));
+      for (let i = 0; i < 4; i++) expect(rel(wasm.grads[i], cpu.grads[i])).toBeLessThan(1e-5);
+      for (let i = 0; i < 2; i++) expect(rel(wasm.running[i], cpu.running[i])).toBeLessThan(1e-6);
+      if (!training) expect(wasm.running).toEqual([Array.from(data.rm), Array.from(data.rv)]);
+    },
+  );
 
-  it('a ResNet-18 (width 4) training-mode gradient on wasm equals the cpu one', async () => {
+  it.each([true, false])('a ResNet-18 (width 4) gradient on wasm (training %s) equals the cpu one', async (training) => {
     const grads = async (backend: string) => {
       await tf.setBackend(backend);
       const m = createModel(createContainer({ seed: 5, use: [registerCoreModels] }), 'resnet18', { width: 4 });
       const x = tf.tensor4d(new Rng(3).uniformArray(4 * 32 * 32 * 3, 0, 1), [4, 32, 32, 3]);
       const y = tf.tensor1d([1, 5, 7, 2], 'int32');
-      const g = gradientsOf(m, x, y, { training: true });
+      const g = gradientsOf(m, x, y, { training });
       const out = new Map<string, number[]>();
       for (const [name, t] of g) out.set(name, Array.from(await t.data()));
       disposeVector(g);

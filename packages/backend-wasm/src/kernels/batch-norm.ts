@@ -1,5 +1,6 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from './kernel-scope.js';
+import type { HeapKernels } from '../simd/simd-module.js';
 import { HeapScratch, heapKernels, offsetOf } from './on-heap.js';
 
 /** Rows per block of the per-block sums (assembly/batch-norm.ts BLOCK_ROWS). */
@@ -23,8 +24,21 @@ export const BATCH_NORM_TRAIN = 'UnlearnBatchNormTrain';
  */
 export const BATCH_NORM_TRAIN_GRAD = 'UnlearnBatchNormTrainGrad';
 
+/**
+ * Eval-mode BatchNorm with given statistics, with an optional residual and ReLU: inputs
+ * `{ x, gamma, beta, mean, variance, residual? }`, attributes `{ epsilon, relu }`; output
+ * `act((x − mean)·γ/√(variance + ε) + β + residual)`. No gradient (inference only).
+ */
+export const BATCH_NORM_INFER = 'UnlearnBatchNormInfer';
+
 interface ForwardArgs {
   inputs: { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo; residual?: TensorInfo };
+  attrs: { epsilon: number; relu: boolean };
+  backend: WasmBackendLike;
+}
+
+interface InferArgs {
+  inputs: { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo; mean: TensorInfo; variance: TensorInfo; residual?: TensorInfo };
   attrs: { epsilon: number; relu: boolean };
   backend: WasmBackendLike;
 }
@@ -61,6 +75,43 @@ function scaleOf(gamma: Float32Array, variance: Float32Array, epsilon: number): 
 }
 
 /**
+ * y = act((x − mean)·scale + beta + residual) over all rows, in place on the tfjs heap (one SIMD
+ * pass, or scalar JS when `simd` is null). `mean` and `beta` are [C] tensors, `scale` C floats.
+ */
+function normalise(
+  backend: WasmBackendLike,
+  simd: HeapKernels | null,
+  t: { x: TensorInfo; residual?: TensorInfo; y: TensorInfo; mean: TensorInfo; beta: TensorInfo },
+  scale: Float32Array,
+  relu: boolean,
+): void {
+  const C = scale.length;
+  const rows = size(t.x.shape) / C;
+  if (simd !== null) {
+    const scratch = new HeapScratch(backend);
+    try {
+      const scaleAt = scratch.alloc(C);
+      scratch.view(scaleAt, C).set(scale);
+      const [xAt, yAt, meanAt, betaAt] = [t.x, t.y, t.mean, t.beta].map((v) => offsetOf(backend, v));
+      const resAt = t.residual === undefined ? 0 : offsetOf(backend, t.residual);
+      simd.bnForward(xAt, resAt, yAt, meanAt, scaleAt, betaAt, C, relu ? 1 : 0, 0, rows);
+    } finally {
+      scratch.free();
+    }
+    return;
+  }
+  const [xs, ys, mean, b] = [t.x, t.y, t.mean, t.beta].map((v) => backend.typedArrayFromHeap(v) as Float32Array);
+  const rs = t.residual === undefined ? undefined : (backend.typedArrayFromHeap(t.residual) as Float32Array);
+  for (let i = 0; i < rows * C; i += C) {
+    for (let c = 0; c < C; c++) {
+      let v = (xs[i + c] - mean[c]) * scale[c] + b[c];
+      if (rs !== undefined) v += rs[i + c];
+      ys[i + c] = relu && !(v > 0) ? 0 : v;
+    }
+  }
+}
+
+/**
  * The forward kernel: two passes of per-block column sums (mean, then the centred variance) and
  * one output pass, on the package's SIMD kernels reading and writing the tensors in place on the
  * tfjs heap; scalar JS where the SIMD kernels are not in use.
@@ -73,55 +124,59 @@ export const batchNormTrain: KernelFunc = (args) => {
   const y = backend.makeOutput([...x.shape], 'float32');
   const meanOut = backend.makeOutput([C], 'float32');
   const varOut = backend.makeOutput([C], 'float32');
-  const relu = attrs.relu ? 1 : 0;
   const simd = heapKernels(backend);
   if (simd !== null) {
     const blocks = Math.ceil(rows / BLOCK_ROWS);
     const scratch = new HeapScratch(backend);
     try {
       const sumsAt = scratch.alloc(blocks * C);
-      const scaleAt = scratch.alloc(C);
-      const [xAt, yAt, meanAt, betaAt] = [x, y, meanOut, beta].map((t) => offsetOf(backend, t));
-      const resAt = residual === undefined ? 0 : offsetOf(backend, residual);
+      const xAt = offsetOf(backend, x);
       simd.bnBlockSums(xAt, 0, C, sumsAt, 0, 0, rows);
-      const mean = backend.typedArrayFromHeap(meanOut) as Float32Array;
-      mean.set(addBlocks(scratch.view(sumsAt, blocks * C), blocks, C, 1 / rows));
-      simd.bnBlockSums(xAt, meanAt, C, sumsAt, 1, 0, rows);
-      const variance = backend.typedArrayFromHeap(varOut) as Float32Array;
-      variance.set(addBlocks(scratch.view(sumsAt, blocks * C), blocks, C, 1 / rows));
-      scratch.view(scaleAt, C).set(scaleOf(backend.typedArrayFromHeap(gamma) as Float32Array, variance, attrs.epsilon).scale);
-      simd.bnForward(xAt, resAt, yAt, meanAt, scaleAt, betaAt, C, relu, 0, rows);
+      (backend.typedArrayFromHeap(meanOut) as Float32Array).set(addBlocks(scratch.view(sumsAt, blocks * C), blocks, C, 1 / rows));
+      simd.bnBlockSums(xAt, offsetOf(backend, meanOut), C, sumsAt, 1, 0, rows);
+      (backend.typedArrayFromHeap(varOut) as Float32Array).set(addBlocks(scratch.view(sumsAt, blocks * C), blocks, C, 1 / rows));
     } finally {
       scratch.free();
     }
-    return [y, meanOut, varOut];
-  }
-  const xs = backend.typedArrayFromHeap(x) as Float32Array;
-  const ys = backend.typedArrayFromHeap(y) as Float32Array;
-  const rs = residual === undefined ? undefined : (backend.typedArrayFromHeap(residual) as Float32Array);
-  const b = backend.typedArrayFromHeap(beta) as Float32Array;
-  const mean = backend.typedArrayFromHeap(meanOut) as Float32Array;
-  const variance = backend.typedArrayFromHeap(varOut) as Float32Array;
-  const sum = new Float64Array(C);
-  for (let i = 0; i < rows * C; i += C) for (let c = 0; c < C; c++) sum[c] += xs[i + c];
-  for (let c = 0; c < C; c++) mean[c] = sum[c] / rows;
-  sum.fill(0);
-  for (let i = 0; i < rows * C; i += C) {
-    for (let c = 0; c < C; c++) {
-      const d = xs[i + c] - mean[c];
-      sum[c] += d * d;
+  } else {
+    const xs = backend.typedArrayFromHeap(x) as Float32Array;
+    const mean = backend.typedArrayFromHeap(meanOut) as Float32Array;
+    const variance = backend.typedArrayFromHeap(varOut) as Float32Array;
+    const sum = new Float64Array(C);
+    for (let i = 0; i < rows * C; i += C) for (let c = 0; c < C; c++) sum[c] += xs[i + c];
+    for (let c = 0; c < C; c++) mean[c] = sum[c] / rows;
+    sum.fill(0);
+    for (let i = 0; i < rows * C; i += C) {
+      for (let c = 0; c < C; c++) {
+        const d = xs[i + c] - mean[c];
+        sum[c] += d * d;
+      }
     }
+    for (let c = 0; c < C; c++) variance[c] = sum[c] / rows;
   }
-  for (let c = 0; c < C; c++) variance[c] = sum[c] / rows;
-  const { scale } = scaleOf(backend.typedArrayFromHeap(gamma) as Float32Array, variance, attrs.epsilon);
-  for (let i = 0; i < rows * C; i += C) {
-    for (let c = 0; c < C; c++) {
-      let v = (xs[i + c] - mean[c]) * scale[c] + b[c];
-      if (rs !== undefined) v += rs[i + c];
-      ys[i + c] = relu && !(v > 0) ? 0 : v;
-    }
-  }
+  const { scale } = scaleOf(
+    backend.typedArrayFromHeap(gamma) as Float32Array,
+    backend.typedArrayFromHeap(varOut) as Float32Array,
+    attrs.epsilon,
+  );
+  normalise(backend, simd, { x, residual, y, mean: meanOut, beta }, scale, attrs.relu);
   return [y, meanOut, varOut];
+};
+
+/**
+ * The eval-mode kernel ({@link BATCH_NORM_INFER}): one pass with the given statistics.
+ */
+export const batchNormInfer: KernelFunc = (args) => {
+  const { inputs, attrs, backend } = args as unknown as InferArgs;
+  const { x, gamma, beta, mean, variance, residual } = inputs;
+  const y = backend.makeOutput([...x.shape], 'float32');
+  const { scale } = scaleOf(
+    backend.typedArrayFromHeap(gamma) as Float32Array,
+    backend.typedArrayFromHeap(variance) as Float32Array,
+    attrs.epsilon,
+  );
+  normalise(backend, heapKernels(backend), { x, residual, y, mean, beta }, scale, attrs.relu);
+  return y;
 };
 
 /**

@@ -27,6 +27,7 @@ export {
   batchNorm,
   FUSED_BATCH_NORM_KERNEL,
   FUSED_BATCH_NORM_GRAD_KERNEL,
+  FUSED_BATCH_NORM_INFER_KERNEL,
   layerNorm,
   dense,
   matMul,

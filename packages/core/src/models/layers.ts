@@ -62,6 +62,14 @@ export const FUSED_BATCH_NORM_KERNEL = 'UnlearnBatchNormTrain';
  */
 export const FUSED_BATCH_NORM_GRAD_KERNEL = 'UnlearnBatchNormTrainGrad';
 
+/**
+ * Name of the optional eval-mode fused BatchNorm kernel: inputs `{ x, gamma, beta, mean,
+ * variance, residual? }` (the running statistics), attributes `{ epsilon, relu }`, output
+ * `act((x − mean)·gamma/√(variance + epsilon) + beta + residual)`. {@link batchNorm} runs it in
+ * eval mode where the backend registers it (its gradient is composed here).
+ */
+export const FUSED_BATCH_NORM_INFER_KERNEL = 'UnlearnBatchNormInfer';
+
 /** What follows the normalisation in {@link batchNorm}. */
 export interface BatchNormActOptions {
   /** Added to the normalised tensor (a ResNet block's shortcut); same shape as x. */
@@ -92,7 +100,8 @@ export interface BatchNormActOptions {
  *
  * In training mode, where the active backend registers {@link FUSED_BATCH_NORM_KERNEL} and its
  * gradient, the whole of `act(bn(x) + residual)` and its backward pass are one kernel each (two
- * or three passes over the activations instead of ~20 element-wise ops). Otherwise it is
+ * or three passes over the activations instead of ~20 element-wise ops); in eval mode likewise
+ * with {@link FUSED_BATCH_NORM_INFER_KERNEL} (one pass instead of three or four). Otherwise it is
  * written with broadcasting element-wise ops rather than `tf.batchNorm`, whose gradient tiles
  * `[c]` up to the input shape, slow on the wasm backend.
  */
@@ -107,6 +116,9 @@ export function batchNorm(
 ): tf.Tensor4D {
   const { residual, relu = false } = options;
   if (training && fusedBatchNormAvailable()) return fusedBatchNorm(x, gamma, beta, runningMean, runningVar, residual, relu);
+  if (!training && tf.getKernel(FUSED_BATCH_NORM_INFER_KERNEL, tf.getBackend()) !== undefined) {
+    return fusedEvalBatchNorm(x, gamma, beta, runningMean, runningVar, residual, relu);
+  }
   let y = training ? composedBatchNorm(x, gamma, beta, runningMean, runningVar) : evalBatchNorm(x, gamma, beta, runningMean, runningVar);
   if (residual !== undefined) y = tf.add(y, residual);
   return relu ? tf.relu(y) : y;
@@ -169,6 +181,49 @@ function composedBatchNorm(
     };
   });
   return normalise(x, gamma, beta) as tf.Tensor4D;
+}
+
+/**
+ * Eval-mode `act(bn(x) + residual)` on the backend's fused kernel. Its gradient (eval-mode
+ * gradients: Fisher, influence) is composed: g = dy through the ReLU, dx = g·s, dγ = Σ g·(x − μ)/σ,
+ * dβ = Σ g, d(residual) = g, with s = γ/σ and σ = √(running var + ε).
+ */
+function fusedEvalBatchNorm(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  runningMean: tf.Variable,
+  runningVar: tf.Variable,
+  residual: tf.Tensor4D | undefined,
+  relu: boolean,
+): tf.Tensor4D {
+  const withGrad = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [xs, g, b, res] = args.slice(0, -1) as tf.Tensor[];
+    const inputs: tf.NamedTensorMap = {
+      x: xs,
+      gamma: g,
+      beta: b,
+      mean: runningMean,
+      variance: runningVar,
+      ...(res ? { residual: res } : {}),
+    };
+    const attrs = { epsilon: NORM_EPSILON, relu } as unknown as tf.NamedAttrMap;
+    const y = tf.engine().runKernel(FUSED_BATCH_NORM_INFER_KERNEL, inputs, attrs) as tf.Tensor;
+    save([xs, y, g]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [sx, sy, sg] = saved;
+        const gy = relu ? tf.mul(dy as tf.Tensor, tf.step(sy)) : (dy as tf.Tensor);
+        const inv = tf.rsqrt(tf.add(runningVar, NORM_EPSILON));
+        const dGamma = tf.mul(tf.sum(tf.mul(gy, tf.sub(sx, runningMean)), [0, 1, 2]), inv);
+        const grads = [tf.mul(gy, tf.mul(sg, inv)), dGamma, tf.sum(gy, [0, 1, 2])];
+        return res ? [...grads, gy] : grads;
+      },
+    };
+  });
+  return (residual === undefined ? withGrad(x, gamma, beta) : withGrad(x, gamma, beta, residual)) as tf.Tensor4D;
 }
 
 /** Training-mode `act(bn(x) + residual)` on the backend's fused kernels, one each way. */
