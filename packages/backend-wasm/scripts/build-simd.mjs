@@ -1,9 +1,9 @@
 // Builds build/simd-kernels.wasm (wasm SIMD), build/simd-kernels-relaxed.wasm (wasm SIMD +
-// relaxed SIMD: fused multiply-adds) and their -shared variants (shared memory, for threads) from assembly/*.ts (conv-gradients, batch-norm, sgd) with AssemblyScript (a dev
+// relaxed SIMD: fused multiply-adds) and their -shared variants (shared memory, for threads) from assembly/*.ts (conv-gradients, batch-norm, sgd, gelu) with AssemblyScript (a dev
 // dependency from the lock file). The binary is a build output, never committed: the root
 // `prepare` script runs this after `pnpm install`, and `pnpm --filter @unlearnjs/backend-wasm
 // build` before publishing.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
@@ -29,6 +29,7 @@ for (const { file, features, flags } of builds) {
     join(root, 'assembly', 'conv-gradients.ts'),
     join(root, 'assembly', 'batch-norm.ts'),
     join(root, 'assembly', 'sgd.ts'),
+    join(root, 'assembly', 'gelu.ts'),
     '--outFile',
     outFile,
     '-O3',
@@ -43,5 +44,34 @@ for (const { file, features, flags } of builds) {
     console.error(`build-simd: ${error.message}`);
     process.exit(1);
   }
+  const writes = sectionsWrittenAtInstantiation(readFileSync(outFile));
+  if (writes.length > 0) {
+    console.error(
+      `build-simd: ${file} has a ${writes.join(' and a ')} section; the kernels are instantiated on the tfjs heap's memory and must write nothing there`,
+    );
+    process.exit(1);
+  }
   console.log(`build-simd: wrote ${outFile}`);
+}
+
+/** Names of the sections of a wasm binary that write memory when it is instantiated (data, start). */
+function sectionsWrittenAtInstantiation(bytes) {
+  const found = [];
+  let i = 8;
+  while (i < bytes.length) {
+    const id = bytes[i];
+    let size = 0;
+    let shift = 0;
+    let j = i + 1;
+    for (;;) {
+      const b = bytes[j++];
+      size |= (b & 127) << shift;
+      shift += 7;
+      if ((b & 128) === 0) break;
+    }
+    if (id === 11) found.push('data');
+    if (id === 8) found.push('start');
+    i = j + size;
+  }
+  return found;
 }

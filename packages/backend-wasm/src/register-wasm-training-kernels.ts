@@ -17,6 +17,7 @@ import {
   makeDepthwiseBackpropInput,
 } from './kernels/conv-kernels.js';
 import type { StockKernels } from './kernels/kernel-scope.js';
+import { GELU, GELU_GRAD, gelu, geluGrad } from './kernels/gelu.js';
 import { makeIdentity } from './kernels/identity.js';
 import { makeLeadingAxesReduce } from './kernels/leading-axes-reduce.js';
 import { SGD_STEP, sgdStep } from './kernels/sgd-step.js';
@@ -40,7 +41,9 @@ export type WasmTrainingKernelName =
   | typeof BATCH_NORM_TRAIN
   | typeof BATCH_NORM_TRAIN_GRAD
   | typeof BATCH_NORM_INFER
-  | typeof SGD_STEP;
+  | typeof SGD_STEP
+  | typeof GELU
+  | typeof GELU_GRAD;
 
 /** Options of {@link registerWasmTrainingKernels}. */
 export interface WasmTrainingKernelsOptions {
@@ -69,6 +72,8 @@ const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelF
   [BATCH_NORM_TRAIN_GRAD]: () => batchNormTrainGrad,
   [BATCH_NORM_INFER]: () => batchNormInfer,
   [SGD_STEP]: () => sgdStep,
+  [GELU]: () => gelu,
+  [GELU_GRAD]: () => geluGrad,
 };
 
 /**
@@ -76,7 +81,14 @@ const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelF
  * by default only where the SIMD module loads (their scalar fallback is slower than the stock
  * ops it replaces), so that callers compose instead.
  */
-const FUSED: ReadonlySet<WasmTrainingKernelName> = new Set([BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, BATCH_NORM_INFER, SGD_STEP]);
+const FUSED: ReadonlySet<WasmTrainingKernelName> = new Set([
+  BATCH_NORM_TRAIN,
+  BATCH_NORM_TRAIN_GRAD,
+  BATCH_NORM_INFER,
+  SGD_STEP,
+  GELU,
+  GELU_GRAD,
+]);
 
 const ALL_NAMES = Object.keys(FACTORIES) as WasmTrainingKernelName[];
 
@@ -126,7 +138,7 @@ let active: Registration | undefined;
  * the SIMD module loads it also adds `UnlearnBatchNormTrain`, `UnlearnBatchNormTrainGrad` and
  * `UnlearnBatchNormInfer`, a fused BatchNorm (+ residual + ReLU) that @unlearnjs/core's
  * `batchNorm` uses when registered, and `UnlearnSgdStep`, the whole SGD update of a parameter that core's
- * `SgdOptimizer` uses likewise (in browsers, call `loadSimdKernels` first). Importing this package registers nothing; calling this
+ * `SgdOptimizer` uses likewise, and `UnlearnGelu`/`UnlearnGeluGrad` for core's `gelu` (in browsers, call `loadSimdKernels` first). Importing this package registers nothing; calling this
  * function a second time is a no-op until {@link unregisterWasmTrainingKernels} is called. The
  * kernels follow tfjs semantics: returned tensors belong to the engine as usual.
  *

@@ -25,6 +25,8 @@ const NAMES = [
   'UnlearnBatchNormTrainGrad',
   'UnlearnBatchNormInfer',
   'UnlearnSgdStep',
+  'UnlearnGelu',
+  'UnlearnGeluGrad',
 ];
 
 // Stock configs as the wasm backend registered them, before this package does anything.

@@ -6,6 +6,8 @@ import {
   BATCH_NORM_INFER,
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
+  GELU,
+  GELU_GRAD,
   SGD_STEP,
   registerWasmTrainingKernels,
   unregisterWasmTrainingKernels,
@@ -14,9 +16,11 @@ import {
   FUSED_BATCH_NORM_GRAD_KERNEL,
   FUSED_BATCH_NORM_INFER_KERNEL,
   FUSED_BATCH_NORM_KERNEL,
+  FUSED_GELU_KERNELS,
   FUSED_SGD_KERNEL,
   Rng,
   batchNorm,
+  gelu,
   createContainer,
   createModel,
   disposeVector,
@@ -71,6 +75,7 @@ describe('fused BatchNorm on the wasm backend (@unlearnjs/backend-wasm)', () => 
     expect(FUSED_BATCH_NORM_GRAD_KERNEL).toBe(BATCH_NORM_TRAIN_GRAD);
     expect(FUSED_BATCH_NORM_INFER_KERNEL).toBe(BATCH_NORM_INFER);
     expect(FUSED_SGD_KERNEL).toBe(SGD_STEP);
+    expect(FUSED_GELU_KERNELS).toEqual({ forward: GELU, gradient: GELU_GRAD });
     expect(tf.getKernel(FUSED_BATCH_NORM_KERNEL, 'wasm')).toBeDefined();
   });
 
@@ -126,6 +131,28 @@ describe('fused BatchNorm on the wasm backend (@unlearnjs/backend-wasm)', () => 
       if (!training) expect(wasm.running).toEqual([Array.from(data.rm), Array.from(data.rv)]);
     },
   );
+
+  it('gelu: values and gradient on the fused kernels equal the composed ops on cpu', async () => {
+    const data = new Rng(9).normalArray(3 * 5 * 7, 0, 3);
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor3d(data, [3, 5, 7]);
+      const probe = tf.tidy(() => tf.sin(x));
+      const { value, grad } = tf.tidy(() => tf.valueAndGrad((xx: tf.Tensor) => tf.sum(tf.mul(gelu(xx), probe)))(x));
+      const profile = await tf.profile(() => gelu(x));
+      const out = { value: (await value.data())[0], grad: Array.from(await grad.data()), kernels: profile.kernelNames };
+      tf.dispose([x, probe, value, grad, profile.result as tf.Tensor]);
+      return out;
+    };
+    const cpu = await run('cpu');
+    const wasm = await run('wasm');
+    expect(wasm.kernels).toContain(FUSED_GELU_KERNELS.forward);
+    expect(wasm.kernels).not.toContain('Erf');
+    expect(cpu.kernels).not.toContain(FUSED_GELU_KERNELS.forward);
+    expect(Math.abs(wasm.value - cpu.value)).toBeLessThan(1e-5 * Math.abs(cpu.value));
+    const scale = Math.max(...cpu.grad.map(Math.abs));
+    for (let i = 0; i < cpu.grad.length; i++) expect(Math.abs(wasm.grad[i] - cpu.grad[i])).toBeLessThan(1e-5 * scale);
+  });
 
   it.each([true, false])('a ResNet-18 (width 4) gradient on wasm (training %s) equals the cpu one', async (training) => {
     const grads = async (backend: string) => {

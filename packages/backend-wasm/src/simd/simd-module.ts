@@ -31,14 +31,19 @@ interface RawExports {
   bnBackwardSums(...args: number[]): void;
   bnBackwardInput(...args: number[]): void;
   sgdStep(...args: number[]): void;
+  geluForward(x: number, y: number, n: number): void;
+  geluBackward(dy: number, x: number, dx: number, n: number): void;
 }
 
 /**
  * The kernels that run on an instance bound to another module's memory (the tfjs heap): the
  * batch-norm passes of assembly/batch-norm.ts, each with its row range `[rowBegin, rowEnd)` last,
- * and the SGD step of assembly/sgd.ts.
+ * the SGD step of assembly/sgd.ts and the GELU passes of assembly/gelu.ts.
  */
-export type HeapKernels = Pick<RawExports, 'bnBlockSums' | 'bnForward' | 'bnBackwardSums' | 'bnBackwardInput' | 'sgdStep'>;
+export type HeapKernels = Pick<
+  RawExports,
+  'bnBlockSums' | 'bnForward' | 'bnBackwardSums' | 'bnBackwardInput' | 'sgdStep' | 'geluForward' | 'geluBackward'
+>;
 
 /** The loaded kernels, with calls split across the SIMD threads. */
 export interface SimdKernelExports {

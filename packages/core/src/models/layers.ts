@@ -361,15 +361,38 @@ export function dense<T extends tf.Tensor2D | tf.Tensor3D>(x: T, kernel: tf.Tens
 }
 
 /**
+ * Names of the optional fused GELU kernels that {@link gelu} runs where the active backend
+ * registers both: `UnlearnGelu` (input `{ x }`, output GELU(x)) and `UnlearnGeluGrad` (inputs
+ * `{ dy, x }`, output `dy·(0.5·(1 + erf(x/√2)) + x·exp(−x²/2)/√(2π))`).
+ */
+export const FUSED_GELU_KERNELS = { forward: 'UnlearnGelu', gradient: 'UnlearnGeluGrad' } as const;
+
+/**
  * GELU with the exact error function, `0.5 · x · (1 + erf(x / √2))` (PyTorch's default
  * `nn.GELU()`, not the tanh approximation).
  *
  * @param x - any tensor
  * @returns a tensor of the same shape; the caller disposes it
+ * @remarks Where the backend registers {@link FUSED_GELU_KERNELS}, forward and backward are one
+ * kernel each; otherwise element-wise ops (five forward, about ten more taped backward).
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
+  const backend = tf.getBackend();
+  if (tf.getKernel(FUSED_GELU_KERNELS.forward, backend) !== undefined && tf.getKernel(FUSED_GELU_KERNELS.gradient, backend) !== undefined) {
+    return fusedGelu(x) as T;
+  }
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)) as T;
 }
+
+const fusedGelu = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  save([x]);
+  return {
+    value: tf.engine().runKernel(FUSED_GELU_KERNELS.forward, { x }) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+      tf.engine().runKernel(FUSED_GELU_KERNELS.gradient, { dy: dy as tf.Tensor, x: saved[0] }) as tf.Tensor,
+  };
+});
 
 /**
  * Inverted dropout: zero each element with probability `rate` and scale the rest by

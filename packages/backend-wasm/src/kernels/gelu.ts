@@ -1,0 +1,66 @@
+import { backend_util } from '@tensorflow/tfjs-core';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { WasmBackendLike } from './kernel-scope.js';
+import { heapKernels, offsetOf } from './on-heap.js';
+
+/**
+ * GELU with the exact error function, `0.5·x·(1 + erf(x/√2))` (PyTorch's `nn.GELU()`): input
+ * `{ x }`, output y. @unlearnjs/core's `gelu` uses it (with {@link GELU_GRAD}) where registered.
+ */
+export const GELU = 'UnlearnGelu';
+
+/** Gradient of {@link GELU}: inputs `{ dy, x }`, output `dy·(0.5·(1 + erf(x/√2)) + x·φ(x))`. */
+export const GELU_GRAD = 'UnlearnGeluGrad';
+
+const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
+
+/** 1 + erf(z), Abramowitz & Stegun 7.1.26 as tfjs's Erf kernels compute it, given exp(−z²). */
+function onePlusErf(z: number, e: number): number {
+  const t = 1 / (1 + backend_util.ERF_P * Math.abs(z));
+  const tail =
+    ((((backend_util.ERF_A5 * t + backend_util.ERF_A4) * t + backend_util.ERF_A3) * t + backend_util.ERF_A2) * t + backend_util.ERF_A1) *
+    t *
+    e;
+  return z < 0 ? tail : 2 - tail;
+}
+
+/** {@link GELU} for 'wasm': one SIMD pass on the tfjs heap (assembly/gelu.ts), or scalar JS. */
+export const gelu: KernelFunc = (args) => {
+  const { inputs, backend } = args as unknown as { inputs: { x: TensorInfo }; backend: WasmBackendLike };
+  const { x } = inputs;
+  const n = size(x);
+  const y = backend.makeOutput([...x.shape], 'float32');
+  const simd = heapKernels(backend);
+  if (simd !== null) {
+    simd.geluForward(offsetOf(backend, x), offsetOf(backend, y), n);
+    return y;
+  }
+  const xs = backend.typedArrayFromHeap(x) as Float32Array;
+  const ys = backend.typedArrayFromHeap(y) as Float32Array;
+  for (let i = 0; i < n; i++) {
+    const z = xs[i] * Math.SQRT1_2;
+    ys[i] = 0.5 * xs[i] * onePlusErf(z, Math.exp(-z * z));
+  }
+  return y;
+};
+
+/** {@link GELU_GRAD} for 'wasm': one SIMD pass on the tfjs heap, or scalar JS. */
+export const geluGrad: KernelFunc = (args) => {
+  const { inputs, backend } = args as unknown as { inputs: { dy: TensorInfo; x: TensorInfo }; backend: WasmBackendLike };
+  const { dy, x } = inputs;
+  const n = size(x);
+  const dx = backend.makeOutput([...x.shape], 'float32');
+  const simd = heapKernels(backend);
+  if (simd !== null) {
+    simd.geluBackward(offsetOf(backend, dy), offsetOf(backend, x), offsetOf(backend, dx), n);
+    return dx;
+  }
+  const [gs, xs, out] = [dy, x, dx].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
+  const density = 1 / Math.sqrt(2 * Math.PI);
+  for (let i = 0; i < n; i++) {
+    const z = xs[i] * Math.SQRT1_2;
+    const e = Math.exp(-z * z);
+    out[i] = gs[i] * (0.5 * onePlusErf(z, e) + xs[i] * e * density);
+  }
+  return dx;
+};
