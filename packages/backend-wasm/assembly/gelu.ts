@@ -12,13 +12,13 @@ const ERF_A2: f32 = -0.284496736;
 const ERF_A3: f32 = 1.421413741;
 const ERF_A4: f32 = -1.453152027;
 const ERF_A5: f32 = 1.061405429;
-const INV_SQRT2: f32 = 0.7071067811865476;
+const INV_SQRT2: f32 = <f32>Math.SQRT1_2;
 const INV_SQRT_2PI: f32 = 0.3989422804014327;
 
 /** e^x per lane (x clamped to [−87.3, 88.3], where float32 e^x is normal). */
 function expV(x0: v128): v128 {
   const x = f32x4.min(f32x4.max(x0, f32x4.splat(-87.3)), f32x4.splat(88.3));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.4426950408889634)));
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(<f32>Math.LOG2E)));
   // r = x − n·ln2, with ln2 split in two so that n·ln2_hi is exact.
   const r = f32x4.sub(f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375))), f32x4.mul(n, f32x4.splat(-2.1219444e-4)));
   let p = f32x4.splat(1.98756915e-4);
