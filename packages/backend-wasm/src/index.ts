@@ -19,6 +19,7 @@ export { tileAsBroadcast } from './kernels/tile.js';
 export { BATCH_NORM_INFER, BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from './kernels/batch-norm.js';
 export { SGD_STEP } from './kernels/sgd-step.js';
 export { GELU, GELU_GRAD } from './kernels/gelu.js';
+export { LAYER_NORM, LAYER_NORM_GRAD } from './kernels/layer-norm.js';
 export { leadingReduction } from './kernels/leading-axes-reduce.js';
 export { MAX_WASM_THREADS, enableWasmThreads } from './enable-wasm-threads.js';
 export type { WasmThreadsErrorCode, WasmThreadsOptions, WasmThreadsResult } from './enable-wasm-threads.js';

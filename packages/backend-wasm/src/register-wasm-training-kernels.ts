@@ -19,6 +19,7 @@ import {
 import type { StockKernels } from './kernels/kernel-scope.js';
 import { GELU, GELU_GRAD, gelu, geluGrad } from './kernels/gelu.js';
 import { makeIdentity } from './kernels/identity.js';
+import { LAYER_NORM, LAYER_NORM_GRAD, layerNorm, layerNormGrad } from './kernels/layer-norm.js';
 import { makeLeadingAxesReduce } from './kernels/leading-axes-reduce.js';
 import { SGD_STEP, sgdStep } from './kernels/sgd-step.js';
 import { makeTile } from './kernels/tile.js';
@@ -43,7 +44,9 @@ export type WasmTrainingKernelName =
   | typeof BATCH_NORM_INFER
   | typeof SGD_STEP
   | typeof GELU
-  | typeof GELU_GRAD;
+  | typeof GELU_GRAD
+  | typeof LAYER_NORM
+  | typeof LAYER_NORM_GRAD;
 
 /** Options of {@link registerWasmTrainingKernels}. */
 export interface WasmTrainingKernelsOptions {
@@ -74,6 +77,8 @@ const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelF
   [SGD_STEP]: () => sgdStep,
   [GELU]: () => gelu,
   [GELU_GRAD]: () => geluGrad,
+  [LAYER_NORM]: () => layerNorm,
+  [LAYER_NORM_GRAD]: () => layerNormGrad,
 };
 
 /**
@@ -88,6 +93,8 @@ const FUSED: ReadonlySet<WasmTrainingKernelName> = new Set([
   SGD_STEP,
   GELU,
   GELU_GRAD,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
 ]);
 
 const ALL_NAMES = Object.keys(FACTORIES) as WasmTrainingKernelName[];
@@ -138,7 +145,8 @@ let active: Registration | undefined;
  * the SIMD module loads it also adds `UnlearnBatchNormTrain`, `UnlearnBatchNormTrainGrad` and
  * `UnlearnBatchNormInfer`, a fused BatchNorm (+ residual + ReLU) that @unlearnjs/core's
  * `batchNorm` uses when registered, and `UnlearnSgdStep`, the whole SGD update of a parameter that core's
- * `SgdOptimizer` uses likewise, and `UnlearnGelu`/`UnlearnGeluGrad` for core's `gelu` (in browsers, call `loadSimdKernels` first). Importing this package registers nothing; calling this
+ * `SgdOptimizer` uses likewise, `UnlearnGelu`/`UnlearnGeluGrad` for core's `gelu` and `UnlearnLayerNorm`/`UnlearnLayerNormGrad`
+ * for its `layerNorm` (in browsers, call `loadSimdKernels` first). Importing this package registers nothing; calling this
  * function a second time is a no-op until {@link unregisterWasmTrainingKernels} is called. The
  * kernels follow tfjs semantics: returned tensors belong to the engine as usual.
  *

@@ -27,6 +27,8 @@ const NAMES = [
   'UnlearnSgdStep',
   'UnlearnGelu',
   'UnlearnGeluGrad',
+  'UnlearnLayerNorm',
+  'UnlearnLayerNormGrad',
 ];
 
 // Stock configs as the wasm backend registered them, before this package does anything.

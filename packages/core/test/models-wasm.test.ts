@@ -8,6 +8,8 @@ import {
   BATCH_NORM_TRAIN_GRAD,
   GELU,
   GELU_GRAD,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
   SGD_STEP,
   registerWasmTrainingKernels,
   unregisterWasmTrainingKernels,
@@ -17,10 +19,12 @@ import {
   FUSED_BATCH_NORM_INFER_KERNEL,
   FUSED_BATCH_NORM_KERNEL,
   FUSED_GELU_KERNELS,
+  FUSED_LAYER_NORM_KERNELS,
   FUSED_SGD_KERNEL,
   Rng,
   batchNorm,
   gelu,
+  layerNorm,
   createContainer,
   createModel,
   disposeVector,
@@ -76,6 +80,7 @@ describe('fused BatchNorm on the wasm backend (@unlearnjs/backend-wasm)', () => 
     expect(FUSED_BATCH_NORM_INFER_KERNEL).toBe(BATCH_NORM_INFER);
     expect(FUSED_SGD_KERNEL).toBe(SGD_STEP);
     expect(FUSED_GELU_KERNELS).toEqual({ forward: GELU, gradient: GELU_GRAD });
+    expect(FUSED_LAYER_NORM_KERNELS).toEqual({ forward: LAYER_NORM, gradient: LAYER_NORM_GRAD });
     expect(tf.getKernel(FUSED_BATCH_NORM_KERNEL, 'wasm')).toBeDefined();
   });
 
@@ -154,10 +159,49 @@ describe('fused BatchNorm on the wasm backend (@unlearnjs/backend-wasm)', () => 
     for (let i = 0; i < cpu.grad.length; i++) expect(Math.abs(wasm.grad[i] - cpu.grad[i])).toBeLessThan(1e-5 * scale);
   });
 
-  it.each([true, false])('a ResNet-18 (width 4) gradient on wasm (training %s) equals the cpu one', async (training) => {
+  it('layerNorm: values and gradients (x, γ, β) on the fused kernels equal the composed ops on cpu', async () => {
+    const rng = new Rng(10);
+    const data = {
+      x: rng.normalArray(3 * 5 * 24, 2, 3),
+      g: rng.normalArray(24, 1, 0.5),
+      b: rng.normalArray(24, 0, 0.5),
+      p: rng.normalArray(3 * 5 * 24, 0, 1),
+    };
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const [x, p] = [data.x, data.p].map((d) => tf.tensor3d(d, [3, 5, 24]));
+      const [gamma, beta] = [data.g, data.b].map((d) => tf.tensor1d(d));
+      const { value, grads } = tf.tidy(() =>
+        tf.valueAndGrads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(layerNorm(xx, gg, bb), p)))([x, gamma, beta]),
+      );
+      const profile = await tf.profile(() => layerNorm(x, gamma, beta));
+      const out = {
+        value: (await value.data())[0],
+        grads: await Promise.all(grads.map(async (t) => Array.from(await t.data()))),
+        kernels: profile.kernelNames,
+      };
+      tf.dispose([x, p, gamma, beta, value, ...grads, profile.result as tf.Tensor]);
+      return out;
+    };
+    const cpu = await run('cpu');
+    const wasm = await run('wasm');
+    expect(wasm.kernels).toContain(FUSED_LAYER_NORM_KERNELS.forward);
+    expect(cpu.kernels).not.toContain(FUSED_LAYER_NORM_KERNELS.forward);
+    expect(Math.abs(wasm.value - cpu.value)).toBeLessThan(1e-5 * Math.abs(cpu.value) + 1e-5);
+    for (let i = 0; i < 3; i++) {
+      const scale = Math.max(...cpu.grads[i].map(Math.abs));
+      for (let j = 0; j < cpu.grads[i].length; j++) expect(Math.abs(wasm.grads[i][j] - cpu.grads[i][j])).toBeLessThan(1e-5 * scale);
+    }
+  });
+
+  it.each([
+    ['resnet18', { width: 4 }, true],
+    ['resnet18', { width: 4 }, false],
+    ['vit', { dim: 16, depth: 2, heads: 2, mlpDim: 32 }, false],
+  ] as const)('a %s %j gradient on wasm (training %s) equals the cpu one', async (arch, options, training) => {
     const grads = async (backend: string) => {
       await tf.setBackend(backend);
-      const m = createModel(createContainer({ seed: 5, use: [registerCoreModels] }), 'resnet18', { width: 4 });
+      const m = createModel(createContainer({ seed: 5, use: [registerCoreModels] }), arch, options);
       const x = tf.tensor4d(new Rng(3).uniformArray(4 * 32 * 32 * 3, 0, 1), [4, 32, 32, 3]);
       const y = tf.tensor1d([1, 5, 7, 2], 'int32');
       const g = gradientsOf(m, x, y, { training });

@@ -33,16 +33,27 @@ interface RawExports {
   sgdStep(...args: number[]): void;
   geluForward(x: number, y: number, n: number): void;
   geluBackward(dy: number, x: number, dx: number, n: number): void;
+  lnForward(...args: number[]): void;
+  lnBackward(...args: number[]): void;
 }
 
 /**
  * The kernels that run on an instance bound to another module's memory (the tfjs heap): the
  * batch-norm passes of assembly/batch-norm.ts, each with its row range `[rowBegin, rowEnd)` last,
- * the SGD step of assembly/sgd.ts and the GELU passes of assembly/gelu.ts.
+ * the SGD step of assembly/sgd.ts, the GELU passes of assembly/gelu.ts and the layer-norm passes
+ * of assembly/layer-norm.ts.
  */
 export type HeapKernels = Pick<
   RawExports,
-  'bnBlockSums' | 'bnForward' | 'bnBackwardSums' | 'bnBackwardInput' | 'sgdStep' | 'geluForward' | 'geluBackward'
+  | 'bnBlockSums'
+  | 'bnForward'
+  | 'bnBackwardSums'
+  | 'bnBackwardInput'
+  | 'sgdStep'
+  | 'geluForward'
+  | 'geluBackward'
+  | 'lnForward'
+  | 'lnBackward'
 >;
 
 /** The loaded kernels, with calls split across the SIMD threads. */

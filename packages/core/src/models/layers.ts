@@ -274,8 +274,40 @@ function centredMoments(x: tf.Tensor, axes: number[], keepDims: boolean): { mean
  * @returns the normalised tensor; the caller disposes it
  */
 export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor): T {
+  const backend = tf.getBackend();
+  if (
+    tf.getKernel(FUSED_LAYER_NORM_KERNELS.forward, backend) !== undefined &&
+    tf.getKernel(FUSED_LAYER_NORM_KERNELS.gradient, backend) !== undefined
+  ) {
+    return fusedLayerNorm(x, gamma, beta) as T;
+  }
   return layerNormWithGrad(x, gamma, beta) as T;
 }
+
+/**
+ * Names of the optional fused LayerNorm kernels that {@link layerNorm} runs where the active
+ * backend registers both: `UnlearnLayerNorm` (inputs `{ x, gamma, beta }`, attribute
+ * `{ epsilon }`, outputs `[y, mean, invStd]` per row) and `UnlearnLayerNormGrad` (inputs
+ * `{ dy, x, gamma, mean, invStd }`, outputs `[dx, dGamma, dBeta]`).
+ */
+export const FUSED_LAYER_NORM_KERNELS = { forward: 'UnlearnLayerNorm', gradient: 'UnlearnLayerNormGrad' } as const;
+
+/** Layer norm on the backend's fused kernels, one each way. */
+const fusedLayerNorm = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  const attrs = { epsilon: NORM_EPSILON } as unknown as tf.NamedAttrMap;
+  const [y, mean, invStd] = tf.engine().runKernel(FUSED_LAYER_NORM_KERNELS.forward, { x, gamma, beta }, attrs) as tf.Tensor[];
+  save([x, gamma, mean, invStd]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [sx, sg, sm, si] = saved;
+      return tf
+        .engine()
+        .runKernel(FUSED_LAYER_NORM_KERNELS.gradient, { dy: dy as tf.Tensor, x: sx, gamma: sg, mean: sm, invStd: si }) as tf.Tensor[];
+    },
+  };
+});
 
 /** Layer norm with a closed-form backward pass (the taped one multiplies by ones(x.shape) per mean). */
 const layerNormWithGrad = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {

@@ -1,0 +1,125 @@
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { WasmBackendLike } from './kernel-scope.js';
+import { HeapScratch, heapKernels, offsetOf } from './on-heap.js';
+
+/**
+ * Layer normalisation over the last axis (PyTorch `LayerNorm`, biased variance): inputs
+ * `{ x, gamma, beta }`, attribute `{ epsilon }`; outputs `[y, mean, invStd]`, the per-row
+ * statistics shaped as x without its last axis. @unlearnjs/core's `layerNorm` uses it (with
+ * {@link LAYER_NORM_GRAD}) where registered.
+ */
+export const LAYER_NORM = 'UnlearnLayerNorm';
+
+/**
+ * Gradient of {@link LAYER_NORM}: inputs `{ dy, x, gamma, mean, invStd }`; outputs
+ * `[dx, dGamma, dBeta]`.
+ */
+export const LAYER_NORM_GRAD = 'UnlearnLayerNormGrad';
+
+/** Rows per block of the per-block column sums (assembly/layer-norm.ts BLOCK_ROWS). */
+const BLOCK_ROWS = 64;
+
+interface Shape {
+  rows: number;
+  D: number;
+}
+
+const shapeOf = (x: TensorInfo): Shape => {
+  const D = x.shape[x.shape.length - 1];
+  return { D, rows: x.shape.reduce((a, b) => a * b, 1) / D };
+};
+
+/** {@link LAYER_NORM} for 'wasm': one call over the rows on the tfjs heap, or scalar JS. */
+export const layerNorm: KernelFunc = (args) => {
+  const { inputs, attrs, backend } = args as unknown as {
+    inputs: { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+    attrs: { epsilon: number };
+    backend: WasmBackendLike;
+  };
+  const { x, gamma, beta } = inputs;
+  const { rows, D } = shapeOf(x);
+  const y = backend.makeOutput([...x.shape], 'float32');
+  const mean = backend.makeOutput(x.shape.slice(0, -1), 'float32');
+  const inv = backend.makeOutput(x.shape.slice(0, -1), 'float32');
+  const simd = heapKernels(backend);
+  if (simd !== null) {
+    const [xAt, gAt, bAt, yAt, mAt, iAt] = [x, gamma, beta, y, mean, inv].map((t) => offsetOf(backend, t));
+    simd.lnForward(xAt, gAt, bAt, yAt, mAt, iAt, D, attrs.epsilon, 0, rows);
+    return [y, mean, inv];
+  }
+  const [xs, g, b, ys, ms, is] = [x, gamma, beta, y, mean, inv].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    let s = 0;
+    for (let c = 0; c < D; c++) s += xs[o + c];
+    const mu = Math.fround(s / D);
+    let v = 0;
+    for (let c = 0; c < D; c++) v += (xs[o + c] - mu) ** 2;
+    const iv = 1 / Math.sqrt(Math.fround(v / D) + attrs.epsilon);
+    ms[r] = mu;
+    is[r] = iv;
+    for (let c = 0; c < D; c++) ys[o + c] = (xs[o + c] - mu) * iv * g[c] + b[c];
+  }
+  return [y, mean, inv];
+};
+
+/** {@link LAYER_NORM_GRAD} for 'wasm': one call over the rows on the tfjs heap, or scalar JS. */
+export const layerNormGrad: KernelFunc = (args) => {
+  const { inputs, backend } = args as unknown as {
+    inputs: { dy: TensorInfo; x: TensorInfo; gamma: TensorInfo; mean: TensorInfo; invStd: TensorInfo };
+    backend: WasmBackendLike;
+  };
+  const { dy, x, gamma, mean, invStd } = inputs;
+  const { rows, D } = shapeOf(x);
+  const dx = backend.makeOutput([...x.shape], 'float32');
+  const dGammaOut = backend.makeOutput([D], 'float32');
+  const dBetaOut = backend.makeOutput([D], 'float32');
+  const simd = heapKernels(backend);
+  if (simd !== null) {
+    const blocks = Math.ceil(rows / BLOCK_ROWS);
+    const scratch = new HeapScratch(backend);
+    try {
+      const dgAt = scratch.alloc(blocks * D);
+      const dbAt = scratch.alloc(blocks * D);
+      const [dyAt, xAt, gAt, mAt, iAt, dxAt] = [dy, x, gamma, mean, invStd, dx].map((t) => offsetOf(backend, t));
+      simd.lnBackward(dyAt, xAt, gAt, mAt, iAt, dxAt, dgAt, dbAt, D, 0, rows);
+      for (const [at, out] of [
+        [dgAt, dGammaOut],
+        [dbAt, dBetaOut],
+      ] as const) {
+        const sums = scratch.view(at, blocks * D);
+        const total = new Float64Array(D);
+        for (let blk = 0; blk < blocks; blk++) for (let c = 0; c < D; c++) total[c] += sums[blk * D + c];
+        (backend.typedArrayFromHeap(out) as Float32Array).set(total);
+      }
+    } finally {
+      scratch.free();
+    }
+    return [dx, dGammaOut, dBetaOut];
+  }
+  const [dys, xs, g, ms, is, dxs, dgs, dbs] = [dy, x, gamma, mean, invStd, dx, dGammaOut, dBetaOut].map(
+    (t) => backend.typedArrayFromHeap(t) as Float32Array,
+  );
+  const dG = new Float64Array(D);
+  const dB = new Float64Array(D);
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    let a = 0;
+    let b = 0;
+    for (let c = 0; c < D; c++) {
+      const xh = (xs[o + c] - ms[r]) * is[r];
+      const gc = dys[o + c] * g[c];
+      a += gc;
+      b += gc * xh;
+      dG[c] += dys[o + c] * xh;
+      dB[c] += dys[o + c];
+    }
+    for (let c = 0; c < D; c++) {
+      const xh = (xs[o + c] - ms[r]) * is[r];
+      dxs[o + c] = (dys[o + c] * g[c] - a / D - (xh * b) / D) * is[r];
+    }
+  }
+  dgs.set(dG);
+  dbs.set(dB);
+  return [dx, dGammaOut, dBetaOut];
+};
