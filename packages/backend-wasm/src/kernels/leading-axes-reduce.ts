@@ -1,29 +1,29 @@
 import { util } from '@tensorflow/tfjs-core';
 import type { KernelFunc, SumAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 import type { StockKernels, WasmBackendLike } from './kernel-scope.js';
-import { SimdArena, simdConvGradientsWanted, simdKernels } from '../simd/simd-module.js';
+import { HeapScratch, heapKernels, offsetOf } from './on-heap.js';
 
 /** Reductions of at least this many elements use the SIMD column sums (below, JS is as fast). */
 export const SIMD_REDUCE_MIN_ELEMENTS = 1 << 16;
 
 /**
- * Column sums on the package's SIMD kernel (float32 blocks of 64 rows, float64 totals; split
- * over the SIMD threads), or false when it is not loaded or `cols` is not a multiple of 4.
+ * Column sums on the package's SIMD kernel, reading the tensor where it lies on the tfjs heap
+ * (float32 blocks of 64 rows, float64 totals), or false when the kernels are not loaded or `cols`
+ * is not a multiple of 4.
  */
-function simdColumnSums(x: Float32Array, rows: number, cols: number, out: Float32Array, scale: number): boolean {
-  const k = simdKernels();
+function simdColumnSums(backend: WasmBackendLike, x: TensorInfo, rows: number, cols: number, out: TensorInfo, scale: number): boolean {
+  const k = heapKernels(backend);
   if (k === null || cols % 4 !== 0) return false;
-  const arena = new SimdArena(k);
-  const srcAt = arena.alloc(rows * cols);
-  const blockAt = arena.alloc(k.threads * cols);
-  const accAt = arena.alloc(k.threads * cols * 2);
-  arena.view(srcAt, rows * cols).set(x);
-  const parts = k.columnSums(srcAt, cols, blockAt, accAt, rows);
-  const acc = new Float64Array(k.memory.buffer, accAt, parts * cols);
-  for (let c = 0; c < cols; c++) {
-    let total = 0;
-    for (let p = 0; p < parts; p++) total += acc[p * cols + c];
-    out[c] = total * scale;
+  const scratch = new HeapScratch(backend);
+  try {
+    const blockAt = scratch.alloc(cols);
+    const accAt = scratch.alloc(cols * 2);
+    k.columnSums(offsetOf(backend, x), cols, blockAt, accAt, 0, rows, 0);
+    const acc = new Float64Array(backend.wasm.HEAPU8.buffer, accAt, cols);
+    const os = backend.typedArrayFromHeap(out) as Float32Array;
+    for (let c = 0; c < cols; c++) os[c] = acc[c] * scale;
+  } finally {
+    scratch.free();
   }
   return true;
 }
@@ -85,7 +85,7 @@ export function columnSums(x: Float32Array, rows: number, cols: number, out: Flo
  * whole input. Training reduces over leading axes all the time — BatchNorm's mean and variance
  * over N,H,W of NHWC, every bias and BatchNorm-parameter gradient over the batch (and token)
  * axes — so each of those paid a full transpose. Here such a reduction is one pass of column
- * sums: on the package's SIMD kernel from {@link SIMD_REDUCE_MIN_ELEMENTS} elements, in JS
+ * sums: on the package's SIMD kernel (on the tfjs heap, no copy) from {@link SIMD_REDUCE_MIN_ELEMENTS} elements, in JS
  * (float64 accumulators) below; other reductions and non-float32 inputs use the stock kernel.
  */
 export function makeLeadingAxesReduce(stock: StockKernels, kind: 'Sum' | 'Mean'): KernelFunc {
@@ -100,11 +100,17 @@ export function makeLeadingAxesReduce(stock: StockKernels, kind: 'Sum' | 'Mean')
     const axes = util.parseAxisParam(axis, x.shape);
     const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
     const out = backend.makeOutput(outShape, 'float32');
-    const xs = backend.typedArrayFromHeap(x) as Float32Array;
-    const os = backend.typedArrayFromHeap(out) as Float32Array;
     const scale = kind === 'Mean' ? 1 / plan.rows : 1;
-    const simd = simdConvGradientsWanted() && plan.rows * plan.cols >= SIMD_REDUCE_MIN_ELEMENTS;
-    if (!(simd && simdColumnSums(xs, plan.rows, plan.cols, os, scale))) columnSums(xs, plan.rows, plan.cols, os, scale);
+    const simd = plan.rows * plan.cols >= SIMD_REDUCE_MIN_ELEMENTS;
+    if (!(simd && simdColumnSums(backend, x, plan.rows, plan.cols, out, scale))) {
+      columnSums(
+        backend.typedArrayFromHeap(x) as Float32Array,
+        plan.rows,
+        plan.cols,
+        backend.typedArrayFromHeap(out) as Float32Array,
+        scale,
+      );
+    }
     return out;
   };
 }

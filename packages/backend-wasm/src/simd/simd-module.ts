@@ -39,12 +39,13 @@ interface RawExports {
 
 /**
  * The kernels that run on an instance bound to another module's memory (the tfjs heap): the
- * batch-norm passes of assembly/batch-norm.ts, each with its row range `[rowBegin, rowEnd)` last,
+ * column sums of assembly/conv-gradients.ts (one part: rows `[0, rows)`, part 0), the batch-norm passes of assembly/batch-norm.ts, each with its row range `[rowBegin, rowEnd)` last,
  * the SGD step of assembly/sgd.ts, the GELU passes of assembly/gelu.ts and the layer-norm passes
  * of assembly/layer-norm.ts.
  */
 export type HeapKernels = Pick<
   RawExports,
+  | 'columnSums'
   | 'bnBlockSums'
   | 'bnForward'
   | 'bnBackwardSums'
@@ -69,11 +70,6 @@ export interface SimdKernelExports {
   filterGradient(...args: number[]): void;
   /** `inputGradient` without its last two arguments (the rows, here all N·H). */
   inputGradient(...args: number[]): void;
-  /**
-   * `columnSums(src, C, blockAcc, acc)` over `rows` rows: part i of the split writes its float64
-   * sums to `acc + 8·i·C`; returns how many parts there were (add them up).
-   */
-  columnSums(src: number, C: number, blockAcc: number, acc: number, rows: number): number;
   /** `winogradInput(xp, v, th, tw, C, Tx)` over all N·th·tw tiles (`tiles`). */
   winogradInput(xp: number, v: number, th: number, tw: number, C: number, Tx: number, tiles: number): void;
   /** `winogradOutput(m, y, th, tw, C, Tx)` over all tiles. */
@@ -194,10 +190,6 @@ function singleThreaded(raw: RawExports, memory: WebAssembly.Memory): SimdKernel
     heapBase: () => raw.heapBase(),
     filterGradient: (...args) => raw.filterGradient(...args, 0, args[6], 0),
     inputGradient: (...args) => raw.inputGradient(...args, 0, args[3] * args[4]),
-    columnSums: (src, C, blockAcc, acc, rows) => {
-      raw.columnSums(src, C, blockAcc, acc, 0, rows, 0);
-      return 1;
-    },
     winogradInput: (xp, v, th, tw, C, Tx, tiles) => raw.winogradInput(xp, v, th, tw, C, Tx, 0, tiles),
     winogradOutput: (m, y, th, tw, C, Tx, tiles) => raw.winogradOutput(m, y, th, tw, C, Tx, 0, tiles),
     winogradGradTransform: (dy, d, th, tw, K, Tx, tiles) => raw.winogradGradTransform(dy, d, th, tw, K, Tx, 0, tiles),
@@ -209,10 +201,9 @@ const CONTROL_WORDS = 64;
 const MIN_SPLIT_MACS = 1 << 20;
 const FN_FILTER = 0;
 const FN_INPUT = 1;
-const FN_COLUMN_SUMS = 2;
-const FN_WINOGRAD_INPUT = 3;
-const FN_WINOGRAD_OUTPUT = 4;
-const FN_WINOGRAD_GRAD = 5;
+const FN_WINOGRAD_INPUT = 2;
+const FN_WINOGRAD_OUTPUT = 3;
+const FN_WINOGRAD_GRAD = 4;
 const FN_STOP = -1;
 
 /**
@@ -225,7 +216,7 @@ const { workerData } = require('node:worker_threads');
 const { module, memory, control } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('simd-kernels.wasm aborted'); } } });
 const c = new Int32Array(memory.buffer, control, ${CONTROL_WORDS});
-const fns = [inst.exports.filterGradient, inst.exports.inputGradient, inst.exports.columnSums, inst.exports.winogradInput, inst.exports.winogradOutput, inst.exports.winogradGradTransform];
+const fns = [inst.exports.filterGradient, inst.exports.inputGradient, inst.exports.winogradInput, inst.exports.winogradOutput, inst.exports.winogradGradTransform];
 let seq = 0;
 for (;;) {
   Atomics.wait(c, 0, seq);
@@ -300,11 +291,6 @@ function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKe
         parts((args[3] * args[4] * args[5] * args[6] * args[9] * args[10] * args[11]) / (args[12] * args[13]), args[3] * args[4], 1),
         (a, b) => raw.inputGradient(...args, a, b),
       ),
-    columnSums: (src, C, blockAcc, acc, rows) => {
-      const split = parts(rows * C, rows, 64);
-      run(FN_COLUMN_SUMS, [src, C, blockAcc, acc], split, (a, b) => raw.columnSums(src, C, blockAcc, acc, a, b, 0));
-      return split.length;
-    },
     winogradInput: (xp, v, th, tw, C, Tx, tiles) =>
       run(FN_WINOGRAD_INPUT, [xp, v, th, tw, C, Tx], parts(tiles * C * 16, tiles, 1), (a, b) =>
         raw.winogradInput(xp, v, th, tw, C, Tx, a, b),
