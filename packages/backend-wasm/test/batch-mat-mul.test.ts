@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '@unlearnjs/backend-wasm';
+import { registerWasmTrainingKernels, setSimdConvGradients, unregisterWasmTrainingKernels } from '@unlearnjs/backend-wasm';
 import { expectSameOnWasm, spec } from './helpers.js';
 
 beforeAll(async () => {
@@ -29,9 +29,14 @@ function broadcastBatch(t: tf.Tensor, mine: number[], other: number[]): tf.Tenso
 const batches: Array<[number[], number[], number, number, number]> = [
   [[], [], 7, 5, 3], // batch 1 (rank 2)
   [[1], [1], 9, 6, 4], // batch 1 (rank 3)
-  [[3], [3], 5, 7, 4], // batch > 1, small products (stock loop)
-  [[4], [4], 20, 18, 17], // batch > 1, per-batch XNNPACK
+  // Equal batches: the batched SIMD kernel (4-row and 8-column tiles: M, N off them; N < 8),
+  // or without it the stock loop (tiny products) and per-batch XNNPACK.
+  [[3], [3], 5, 7, 4],
+  [[5], [5], 7, 11, 15], // M mod 4 = 3, N mod 8 = 7
+  [[2], [2], 6, 3, 23], // M mod 4 = 2
+  [[4], [4], 20, 18, 17],
   [[2, 3], [2, 3], 17, 19, 21], // rank 4 attention-like
+  [[12], [12], 65, 64, 65], // a ViT's attention products, 12 heads·images
   [[3], [1], 18, 20, 19], // broadcast b: folded into one product
   [[3], [], 6, 5, 4], // rank-3 × rank-2
   [[1], [4], 19, 20, 18], // broadcast a
@@ -39,6 +44,23 @@ const batches: Array<[number[], number[], number, number, number]> = [
 ];
 
 describe('BatchMatMul on wasm equals the cpu backend (max rel. error < 1e-5)', () => {
+  describe('equal batches without the SIMD kernels (stock loop, per-batch XNNPACK)', () => {
+    beforeAll(() => setSimdConvGradients(false));
+    afterAll(() => setSimdConvGradients(true));
+    for (const [oa, ob, M, K, N] of batches.filter(
+      ([oa, ob]) => oa.length > 0 && oa.join() === ob.join() && oa.reduce((p, q) => p * q, 1) > 1,
+    )) {
+      for (const [ta, tb] of [
+        [false, false],
+        [true, true],
+      ]) {
+        it(`a[${oa}] b[${ob}] M=${M} K=${K} N=${N} transposeA=${ta} transposeB=${tb}`, async () => {
+          await expectSameOnWasm([spec(stored(oa, M, K, ta), 1), spec(stored(ob, K, N, tb), 2)], (a, b) => tf.matMul(a, b, ta, tb));
+        });
+      }
+    }
+  });
+
   for (const [oa, ob, M, K, N] of batches) {
     for (const ta of [false, true]) {
       for (const tb of [false, true]) {

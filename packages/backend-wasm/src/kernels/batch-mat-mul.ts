@@ -3,6 +3,7 @@ import type { BatchMatMulAttrs, KernelFunc, TensorInfo } from '@tensorflow/tfjs-
 import { type KernelScope, type StockKernels, type WasmBackendLike, withScope } from './kernel-scope.js';
 import { simdMatMul } from '../simd/mat-mul-simd.js';
 import { simdConvGradientsWanted } from '../simd/simd-module.js';
+import { HeapScratch, heapKernels, offsetOf } from './on-heap.js';
 
 /**
  * Products of at least this many multiply-adds with one right-hand matrix go to the SIMD
@@ -98,7 +99,9 @@ function supportsViews(backend: WasmBackendLike): boolean {
  * (~1.9 GFLOP/s) that also ignores batch broadcasting. Here transposed operands are transposed
  * physically first (a cheap O(size) pass); a batch-1 right operand folds the whole left batch
  * into one product (dense layers on rank-3 activations); other batches loop over per-matrix
- * XNNPACK calls on zero-copy views, or use the stock loop for tiny products.
+ * XNNPACK calls on zero-copy views, or use the stock loop for tiny products. Batches of equal
+ * size on both sides (attention) run on the package's batched SIMD kernel where it is loaded,
+ * reading transposed operands in place.
  */
 export function makeBatchMatMul(stock: StockKernels): KernelFunc {
   const stockFn = stock.get('BatchMatMul')!;
@@ -135,6 +138,13 @@ export function makeBatchMatMul(stock: StockKernels): KernelFunc {
       }
     }
 
+    // Many products of the same batch size (attention): one SIMD call on the tfjs heap, transposes
+    // read in place.
+    if (batchA === batch && batchB === batch && batch > 1 && M * N > 0) {
+      const r = batchedOnHeap(backend, a, b, outShape, batch, M, K, N, transposeA, transposeB);
+      if (r !== null) return r;
+    }
+
     if (batchA === 1 && batchB === 1 && !transposeA && !transposeB) return stockFn(args);
     if (batch === 0 || M * N === 0) return stockFn(args);
 
@@ -165,6 +175,46 @@ export function makeBatchMatMul(stock: StockKernels): KernelFunc {
       return scope.reshape(r, outShape);
     });
   };
+}
+
+/**
+ * C[t] = op(A[t])·op(B[t]) for every t on the package's SIMD kernel (assembly/batched-mat-mul.ts)
+ * bound to the tfjs heap, or null where the SIMD kernels are not in use.
+ */
+function batchedOnHeap(
+  backend: WasmBackendLike,
+  a: TensorInfo,
+  b: TensorInfo,
+  outShape: number[],
+  batch: number,
+  M: number,
+  K: number,
+  N: number,
+  transposeA: boolean,
+  transposeB: boolean,
+): TensorInfo | null {
+  const k = heapKernels(backend);
+  if (k === null) return null;
+  const out = backend.makeOutput(outShape, 'float32');
+  const scratch = new HeapScratch(backend);
+  try {
+    const packed = scratch.alloc(Math.ceil(N / 8) * 8 * K);
+    k.batchedMatMul(
+      offsetOf(backend, a),
+      offsetOf(backend, b),
+      offsetOf(backend, out),
+      batch,
+      M,
+      K,
+      N,
+      transposeA ? 1 : 0,
+      transposeB ? 1 : 0,
+      packed,
+    );
+  } finally {
+    scratch.free();
+  }
+  return out;
 }
 
 /** Broadcasts the batch dims of a (batch, r, c) operand to `outer` (x + zeros, on XNNPACK). */

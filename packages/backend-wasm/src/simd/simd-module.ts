@@ -35,13 +35,14 @@ interface RawExports {
   geluBackward(dy: number, x: number, dx: number, n: number): void;
   lnForward(...args: number[]): void;
   lnBackward(...args: number[]): void;
+  batchedMatMul(...args: number[]): void;
 }
 
 /**
  * The kernels that run on an instance bound to another module's memory (the tfjs heap): the
  * column sums of assembly/conv-gradients.ts (one part: rows `[0, rows)`, part 0), the batch-norm passes of assembly/batch-norm.ts, each with its row range `[rowBegin, rowEnd)` last,
- * the SGD step of assembly/sgd.ts, the GELU passes of assembly/gelu.ts and the layer-norm passes
- * of assembly/layer-norm.ts.
+ * the SGD step of assembly/sgd.ts, the GELU passes of assembly/gelu.ts, the layer-norm passes
+ * of assembly/layer-norm.ts and the batched products of assembly/batched-mat-mul.ts.
  */
 export type HeapKernels = Pick<
   RawExports,
@@ -55,6 +56,7 @@ export type HeapKernels = Pick<
   | 'geluBackward'
   | 'lnForward'
   | 'lnBackward'
+  | 'batchedMatMul'
 >;
 
 /** The loaded kernels, with calls split across the SIMD threads. */
