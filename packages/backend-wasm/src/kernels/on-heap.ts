@@ -20,9 +20,20 @@ export class HeapScratch {
   constructor(private readonly backend: WasmBackendLike) {}
   /** Byte offset of `floats` float32 values, 16-byte aligned. */
   alloc(floats: number): number {
-    const at = this.backend.wasm._malloc(floats * 4 + 16);
+    const bytes = floats * 4 + 16;
+    const at = this.backend.wasm._malloc(bytes);
+    if (!at) {
+      // malloc's null: writing through it would corrupt the start of the heap.
+      throw Object.assign(
+        new Error(`The wasm heap has no room for ${bytes} bytes of kernel scratch (its limit is 4 GiB); use a smaller batch.`),
+        {
+          code: 'WASM_OUT_OF_MEMORY',
+        },
+      );
+    }
     this.blocks.push(at);
-    return (at + 15) & ~15;
+    // Arithmetic, not `& ~15`: heap offsets reach past 2^31, where JS bit operations go negative.
+    return Math.ceil(at / 16) * 16;
   }
   /** A float32 view of `floats` values at `at` (made after every alloc: the heap may grow). */
   view(at: number, floats: number): Float32Array {

@@ -426,7 +426,7 @@ export class SimdArena {
   /** Reserves room for `floats` float32 values and returns the byte offset. */
   alloc(floats: number): number {
     const at = this.next;
-    this.next = (at + floats * 4 + 15) & ~15;
+    this.next = Math.ceil((at + floats * 4) / 16) * 16; // not `& ~15`: offsets may pass 2^31
     const need = this.next - this.k.memory.buffer.byteLength;
     if (need > 0) this.k.memory.grow(Math.ceil(need / 65536));
     return at;
