@@ -32,25 +32,28 @@ function storeRow(at: usize, j: i32, N: i32, lo: v128, hi: v128): void {
 }
 
 /**
- * C[t] = op(A[t])·op(B[t]) for t in [0, batch): op(A) is M×K (A stored [M, K], or [K, M] when
- * `transA`), op(B) is K×N (B stored [K, N], or [N, K] when `transB`), C [M, N]. `scratch` needs
- * ⌈N/8⌉·8·K floats.
+ * C[t] = op(A[t])·op(B[t]) for t in [tBegin, tEnd): op(A) is M×K (A stored [M, K], or [K, M]
+ * when `transA`), op(B) is K×N (B stored [K, N], or [N, K] when `transB`), C [M, N]. Part `part`
+ * of a split packs B at `scratch0 + part·⌈N/8⌉·8·K` floats (that much scratch per part).
  */
 export function batchedMatMul(
   a: usize,
   b: usize,
   c: usize,
-  batch: i32,
   M: i32,
   K: i32,
   N: i32,
   transA: i32,
   transB: i32,
-  scratch: usize,
+  scratch0: usize,
+  tBegin: i32,
+  tEnd: i32,
+  part: i32,
 ): void {
   const tiles = (N + 7) >> 3;
   const tileBytes = (<usize>(K * 8)) << 2;
-  for (let t = 0; t < batch; t++) {
+  const scratch = scratch0 + <usize>part * <usize>tiles * tileBytes;
+  for (let t = tBegin; t < tEnd; t++) {
     const A = a + ((<usize>(t * M * K)) << 2);
     const B = b + ((<usize>(t * K * N)) << 2);
     const C = c + ((<usize>(t * M * N)) << 2);

@@ -81,9 +81,10 @@ function geluGradV(g: v128, v: v128): v128 {
 // No Mathf here: its tables would add a data segment, which instantiating the module on the tfjs
 // heap would write over tfjs's memory (scripts/build-simd.mjs refuses a build with one).
 
-/** y = GELU(x) over `n` floats (y may alias x). */
-export function geluForward(x: usize, y: usize, n: i32): void {
-  let i = 0;
+/** y = GELU(x) for elements [begin, end) (begin a multiple of 4; y may alias x). */
+export function geluForward(x: usize, y: usize, begin: i32, end: i32): void {
+  const n = end;
+  let i = begin;
   for (; i + 4 <= n; i += 4) {
     const off = (<usize>i) << 2;
     v128.store(y + off, geluV(v128.load(x + off)));
@@ -91,9 +92,10 @@ export function geluForward(x: usize, y: usize, n: i32): void {
   if (i < n) storeTail(y, i, n, geluV(loadTail(x, i, n)));
 }
 
-/** dx = dy · GELU′(x) over `n` floats (dx may alias dy or x). */
-export function geluBackward(dy: usize, x: usize, dx: usize, n: i32): void {
-  let i = 0;
+/** dx = dy · GELU′(x) for elements [begin, end) (begin a multiple of 4; dx may alias dy or x). */
+export function geluBackward(dy: usize, x: usize, dx: usize, begin: i32, end: i32): void {
+  const n = end;
+  let i = begin;
   for (; i + 4 <= n; i += 4) {
     const off = (<usize>i) << 2;
     v128.store(dx + off, geluGradV(v128.load(dy + off), v128.load(x + off)));

@@ -198,19 +198,10 @@ function batchedOnHeap(
   const out = backend.makeOutput(outShape, 'float32');
   const scratch = new HeapScratch(backend);
   try {
-    const packed = scratch.alloc(Math.ceil(N / 8) * 8 * K);
-    k.batchedMatMul(
-      offsetOf(backend, a),
-      offsetOf(backend, b),
-      offsetOf(backend, out),
-      batch,
-      M,
-      K,
-      N,
-      transposeA ? 1 : 0,
-      transposeB ? 1 : 0,
-      packed,
-    );
+    // Each thread packs its B matrices in its own scratch.
+    const packed = scratch.alloc(k.threads * Math.ceil(N / 8) * 8 * K);
+    const [aAt, bAt, outAt] = [a, b, out].map((t) => offsetOf(backend, t));
+    k.batchedMatMul(aAt, bAt, outAt, M, K, N, transposeA ? 1 : 0, transposeB ? 1 : 0, packed, 0, batch, 0);
   } finally {
     scratch.free();
   }

@@ -32,7 +32,7 @@ export const gelu: KernelFunc = (args) => {
   const y = backend.makeOutput([...x.shape], 'float32');
   const simd = heapKernels(backend);
   if (simd !== null) {
-    simd.geluForward(offsetOf(backend, x), offsetOf(backend, y), n);
+    simd.geluForward(offsetOf(backend, x), offsetOf(backend, y), 0, n);
     return y;
   }
   const xs = backend.typedArrayFromHeap(x) as Float32Array;
@@ -52,7 +52,7 @@ export const geluGrad: KernelFunc = (args) => {
   const dx = backend.makeOutput([...x.shape], 'float32');
   const simd = heapKernels(backend);
   if (simd !== null) {
-    simd.geluBackward(offsetOf(backend, dy), offsetOf(backend, x), offsetOf(backend, dx), n);
+    simd.geluBackward(offsetOf(backend, dy), offsetOf(backend, x), offsetOf(backend, dx), 0, n);
     return dx;
   }
   const [gs, xs, out] = [dy, x, dx].map((t) => backend.typedArrayFromHeap(t) as Float32Array);

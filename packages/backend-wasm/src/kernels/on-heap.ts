@@ -11,7 +11,7 @@ function heapMemory(backend: WasmBackendLike): WebAssembly.Memory | undefined {
 /** The SIMD kernels bound to the backend's heap (batch norm, SGD), or null (callers then run scalar JS). */
 export function heapKernels(backend: WasmBackendLike): HeapKernels | null {
   const memory = heapMemory(backend);
-  return memory === undefined ? null : simdKernelsOnHeap(memory);
+  return memory === undefined ? null : simdKernelsOnHeap(memory, (bytes) => backend.wasm._malloc(bytes));
 }
 
 /** Scratch on the tfjs heap for the duration of one kernel call (freed by `free`). */

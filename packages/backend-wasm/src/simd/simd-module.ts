@@ -5,9 +5,11 @@
  * @remarks
  * The convolution and reduction kernels run on an instance with its own linear memory, separate
  * from the tfjs heap: their callers copy zero-padded operands in and the result out (a few MB per
- * call, small next to the arithmetic), and the tfjs heap does not grow. The batch-norm passes and
- * the SGD step, where copies would cost as much as the work, run on an instance bound to the tfjs
- * heap's own memory ({@link simdKernelsOnHeap}) and read and write tensors in place.
+ * call, small next to the arithmetic), and the tfjs heap does not grow. The memory-bound kernels
+ * (batch and layer norm, GELU, the SGD step, column sums) and the batched products, where copies
+ * would cost as much as the work, run on an instance bound to the tfjs heap's own memory
+ * ({@link simdKernelsOnHeap}) and read and write tensors in place; with tfjs's threaded build
+ * (a shared heap) they are split over workers bound to that heap too.
  *
  * With {@link setSimdThreads}(n > 1) (which `enableWasmThreads` calls) the `-shared` build runs
  * on one shared memory in this thread and n − 1 worker threads; each kernel call is split into
@@ -31,18 +33,19 @@ interface RawExports {
   bnBackwardSums(...args: number[]): void;
   bnBackwardInput(...args: number[]): void;
   sgdStep(...args: number[]): void;
-  geluForward(x: number, y: number, n: number): void;
-  geluBackward(dy: number, x: number, dx: number, n: number): void;
+  geluForward(x: number, y: number, begin: number, end: number): void;
+  geluBackward(dy: number, x: number, dx: number, begin: number, end: number): void;
   lnForward(...args: number[]): void;
   lnBackward(...args: number[]): void;
   batchedMatMul(...args: number[]): void;
 }
 
 /**
- * The kernels that run on an instance bound to another module's memory (the tfjs heap): the
- * column sums of assembly/conv-gradients.ts (one part: rows `[0, rows)`, part 0), the batch-norm passes of assembly/batch-norm.ts, each with its row range `[rowBegin, rowEnd)` last,
- * the SGD step of assembly/sgd.ts, the GELU passes of assembly/gelu.ts, the layer-norm passes
- * of assembly/layer-norm.ts and the batched products of assembly/batched-mat-mul.ts.
+ * The kernels that run on an instance bound to another module's memory (the tfjs heap), with
+ * the signatures of their assembly/*.ts exports; each ends with its range (rows, elements or
+ * matrices: callers pass the whole range) and the calls are split over the heap's threads where
+ * it is shared (tfjs's threaded build). Column sums (call with rows `[0, rows)`, part 0), the
+ * SGD step and the layer-norm forward pass always run whole on the calling thread.
  */
 export type HeapKernels = Pick<
   RawExports,
@@ -57,7 +60,10 @@ export type HeapKernels = Pick<
   | 'lnForward'
   | 'lnBackward'
   | 'batchedMatMul'
->;
+> & {
+  /** Parts a call may be split into: `batchedMatMul` needs its scratch once per part. */
+  threads: number;
+};
 
 /** The loaded kernels, with calls split across the SIMD threads. */
 export interface SimdKernelExports {
@@ -215,10 +221,10 @@ const FN_STOP = -1;
  */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, control } = workerData;
+const { module, memory, control, names } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('simd-kernels.wasm aborted'); } } });
 const c = new Int32Array(memory.buffer, control, ${CONTROL_WORDS});
-const fns = [inst.exports.filterGradient, inst.exports.inputGradient, inst.exports.winogradInput, inst.exports.winogradOutput, inst.exports.winogradGradTransform];
+const fns = names.map((name) => inst.exports[name]);
 let seq = 0;
 for (;;) {
   Atomics.wait(c, 0, seq);
@@ -231,23 +237,31 @@ for (;;) {
 }
 `;
 
-/** Kernels on a shared memory with `threads − 1` workers; null where workers cannot start. */
-function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKernelExports; stop: () => void } | null {
+/** Runs a call's parts: parts 1.. on the workers, part 0 on this thread, and waits for all. */
+type PartRunner = (fn: number, args: number[], parts: Array<[number, number]>, direct: (a: number, b: number) => void) => void;
+
+/**
+ * Starts `threads − 1` workers that instantiate `module` on the shared `memory` and run the
+ * exports `names[fn]` on request, with their control blocks at `controlAt(i)` (CONTROL_WORDS
+ * words each, in that memory); null where worker_threads are missing.
+ */
+function startWorkers(
+  module: WebAssembly.Module,
+  memory: WebAssembly.Memory,
+  threads: number,
+  controlAt: (i: number) => number,
+  names: readonly string[],
+): { run: PartRunner; stop: () => void } | null {
   const wt = nodeProcess()?.getBuiltinModule?.('node:worker_threads') as NodeWorkerThreads | undefined;
   if (wt === undefined) return null;
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: 32768, shared: true });
-  const raw = new WebAssembly.Instance(module, { env: { memory, ...abortImport } }).exports as unknown as RawExports;
-  const base = raw.heapBase();
   const workers: Array<{ worker: NodeWorker; c: Int32Array; seq: number }> = [];
   for (let i = 0; i < threads - 1; i++) {
-    const control = base + i * CONTROL_WORDS * 4;
-    const worker = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control } });
+    const control = controlAt(i);
+    const worker = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control, names } });
     worker.unref();
     workers.push({ worker, c: new Int32Array(memory.buffer, control, CONTROL_WORDS), seq: 0 });
   }
-  const heapStart = base + (threads - 1) * CONTROL_WORDS * 4;
-
-  const run = (fn: number, args: number[], parts: Array<[number, number]>, direct: (a: number, b: number) => void) => {
+  const run: PartRunner = (fn, args, parts, direct) => {
     const posted: typeof workers = [];
     for (let i = 1; i < parts.length; i++) {
       const w = workers[i - 1];
@@ -272,6 +286,29 @@ function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKe
       }
     }
   };
+  const stop = () => {
+    for (const w of workers) {
+      w.c[2] = FN_STOP;
+      w.seq += 1;
+      Atomics.store(w.c, 0, w.seq);
+      Atomics.notify(w.c, 0);
+    }
+  };
+  return { run, stop };
+}
+
+/** The exports the convolution workers run, indexed by the FN_ constants. */
+const CONV_FUNCTIONS = ['filterGradient', 'inputGradient', 'winogradInput', 'winogradOutput', 'winogradGradTransform'] as const;
+
+/** Kernels on a shared memory with `threads − 1` workers; null where workers cannot start. */
+function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKernelExports; stop: () => void } | null {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 32768, shared: true });
+  const raw = new WebAssembly.Instance(module, { env: { memory, ...abortImport } }).exports as unknown as RawExports;
+  const base = raw.heapBase();
+  const pool = startWorkers(module, memory, threads, (i) => base + i * CONTROL_WORDS * 4, CONV_FUNCTIONS);
+  if (pool === null) return null;
+  const { run } = pool;
+  const heapStart = base + (threads - 1) * CONTROL_WORDS * 4;
 
   // Calls below MIN_SPLIT_MACS run whole on the calling thread: waking a worker costs more.
   const parts = (macs: number, total: number, step: number): Array<[number, number]> =>
@@ -306,15 +343,7 @@ function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKe
         raw.winogradGradTransform(dy, d, th, tw, K, Tx, a, b),
       ),
   };
-  const stop = () => {
-    for (const w of workers) {
-      w.c[2] = FN_STOP;
-      w.seq += 1;
-      Atomics.store(w.c, 0, w.seq);
-      Atomics.notify(w.c, 0);
-    }
-  };
-  return { k, stop };
+  return { k, stop: pool.stop };
 }
 
 /**
@@ -384,34 +413,122 @@ function ownMemoryInstance(module: WebAssembly.Module): SimdKernelExports {
 
 /** Compiled builds by sharedness (shared: the threads' build), for instances on other memories. */
 const compiled = new Map<boolean, WebAssembly.Module | null>();
-const onHeap = new WeakMap<WebAssembly.Memory, HeapKernels | null>();
+const onHeap = new WeakMap<WebAssembly.Memory, { kernels: HeapKernels | null; threads: number; stop?: () => void }>();
+
+/** The exports the heap workers run, indexed by position (what splits over threads). */
+const HEAP_FUNCTIONS = [
+  'bnBlockSums',
+  'bnForward',
+  'bnBackwardSums',
+  'bnBackwardInput',
+  'lnBackward',
+  'geluForward',
+  'geluBackward',
+  'batchedMatMul',
+] as const;
+
+/** Work per unit of each split kernel, in multiply-add equivalents, against MIN_SPLIT_MACS. */
+const HEAP_COST: Record<(typeof HEAP_FUNCTIONS)[number], (args: number[]) => number> = {
+  // (…, C, …, rowBegin, rowEnd): per row, C elements.
+  bnBlockSums: (a) => a[2] * 4,
+  bnForward: (a) => a[6] * 4,
+  bnBackwardSums: (a) => a[4] * 4,
+  bnBackwardInput: (a) => a[7] * 4,
+  lnBackward: (a) => a[8] * 8,
+  // Per element: an exp and an erf.
+  geluForward: () => 32,
+  geluBackward: () => 32,
+  // Per matrix: M·K·N.
+  batchedMatMul: (a) => a[3] * a[4] * a[5],
+};
+
+/** Units a split part must be a multiple of: whole 64-row sum blocks, whole vectors, matrices. */
+const HEAP_STEP: Record<(typeof HEAP_FUNCTIONS)[number], number> = {
+  bnBlockSums: 64,
+  bnForward: 64,
+  bnBackwardSums: 64,
+  bnBackwardInput: 64,
+  lnBackward: 64,
+  geluForward: 4,
+  geluBackward: 4,
+  batchedMatMul: 1,
+};
 
 /**
- * The batch-norm passes and SGD step on an instance that imports `memory` (the tfjs wasm heap: non-shared for
- * its single-threaded build, shared for the threaded one), so that they read and write tensors
- * where they are; they run on the calling thread. Null where the SIMD kernels are turned off or
- * unavailable, or no build fits the memory.
+ * The memory-bound kernels and batched products on an instance that imports `memory` (the tfjs
+ * wasm heap: non-shared for its single-threaded build, shared for the threaded one), so that
+ * they read and write tensors where they are. Where the heap is shared, {@link setSimdThreads}
+ * asks for more than one thread and `alloc` (the heap's malloc) is given, calls are split over
+ * that many threads: this one and workers bound to the same heap, whose control blocks `alloc`
+ * places there. Null where the SIMD kernels are turned off or unavailable, or no build fits.
  */
-export function simdKernelsOnHeap(memory: WebAssembly.Memory): HeapKernels | null {
+export function simdKernelsOnHeap(memory: WebAssembly.Memory, alloc?: (bytes: number) => number): HeapKernels | null {
   if (!wanted || simdKernels() === null) return null;
-  const cached = onHeap.get(memory);
-  if (cached !== undefined) return cached;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const threads = shared && alloc !== undefined ? threadsWanted : 1;
+  const cached = onHeap.get(memory);
+  // A call without `alloc` takes what is there rather than stopping the threads.
+  if (cached !== undefined && (cached.threads === threads || alloc === undefined)) return cached.kernels;
+  cached?.stop?.();
   let module = compiled.get(shared);
   if (module === undefined) {
     const found = readBundledBytes(shared);
     module = typeof found === 'string' ? null : new WebAssembly.Module(found.bytes as BufferSource);
     compiled.set(shared, module);
   }
-  let kernels: HeapKernels | null = null;
+  let raw: RawExports | null = null;
   if (module !== null) {
     try {
-      kernels = new WebAssembly.Instance(module, { env: { memory, ...abortImport } }).exports as unknown as HeapKernels;
+      raw = new WebAssembly.Instance(module, { env: { memory, ...abortImport } }).exports as unknown as RawExports;
     } catch {
-      kernels = null;
+      raw = null;
     }
   }
-  onHeap.set(memory, kernels);
+  if (raw === null || module === null) {
+    onHeap.set(memory, { kernels: null, threads });
+    return null;
+  }
+  let pool: ReturnType<typeof startWorkers> = null;
+  if (threads > 1 && alloc !== undefined) {
+    const bytes = (threads - 1) * CONTROL_WORDS * 4;
+    const at = alloc(bytes + 16);
+    if (at) pool = startWorkers(module, memory, threads, (i) => Math.ceil(at / 16) * 16 + i * CONTROL_WORDS * 4, HEAP_FUNCTIONS);
+  }
+  const r = raw;
+  const split = (name: (typeof HEAP_FUNCTIONS)[number]) => {
+    const fn = HEAP_FUNCTIONS.indexOf(name);
+    const kernel = r[name] as (...a: number[]) => void;
+    return (...argsAndRange: number[]) => {
+      // The range is the last two arguments, a part index (batchedMatMul) may follow.
+      const withPart = name === 'batchedMatMul';
+      const args = argsAndRange.slice(0, withPart ? -3 : -2);
+      const begin = argsAndRange[args.length];
+      const end = argsAndRange[args.length + 1];
+      const parts =
+        pool === null || (end - begin) * HEAP_COST[name](args) < MIN_SPLIT_MACS
+          ? [[0, end - begin] as [number, number]]
+          : chunks(end - begin, threads, HEAP_STEP[name]);
+      const shifted = parts.map(([a, b]) => [a + begin, b + begin] as [number, number]);
+      const direct = (a: number, b: number) => (withPart ? kernel(...args, a, b, 0) : kernel(...args, a, b));
+      if (pool === null || shifted.length === 1) direct(shifted[0][0], shifted[0][1]);
+      else pool.run(fn, args, shifted, direct);
+    };
+  };
+  const kernels: HeapKernels = {
+    threads: pool === null ? 1 : threads,
+    columnSums: (...a) => r.columnSums(...a),
+    sgdStep: (...a) => r.sgdStep(...a),
+    lnForward: (...a) => r.lnForward(...a),
+    bnBlockSums: split('bnBlockSums'),
+    bnForward: split('bnForward'),
+    bnBackwardSums: split('bnBackwardSums'),
+    bnBackwardInput: split('bnBackwardInput'),
+    lnBackward: split('lnBackward'),
+    geluForward: split('geluForward'),
+    geluBackward: split('geluBackward'),
+    batchedMatMul: split('batchedMatMul'),
+  };
+  onHeap.set(memory, { kernels, threads, stop: pool?.stop });
   return kernels;
 }
 
