@@ -53,9 +53,11 @@ export function heapBase(): usize {
  * scratch, `rowsPerBlock·Wo·(K + C)` floats from `scratch + part · that`.
  *
  * The pixels are taken `rowsPerBlock` output rows at a time. Each block of dy is packed once as
- * [K/8][pixels][8], and for each tap the block of x it reads as [C/4][pixels][4], so every
- * (4-channel, 8-channel) tile then sweeps two contiguous streams (16 and 32 bytes per pixel, in
- * L1) with its 8 accumulators in registers, whatever the map's width or the channel stride.
+ * [K/8][pixels][8], and with `packX` ≠ 0 for each tap the block of x it reads as
+ * [C/4][pixels][4], so every (4-channel, 8-channel) tile then sweeps two contiguous streams (16
+ * and 32 bytes per pixel, in L1) with its 8 accumulators in registers, whatever the map's width or
+ * the channel stride. With `packX` = 0 x is read in place, one output row at a time: for few
+ * output channels (K/8 tiles share each packed x) the packing costs more than it saves.
  */
 export function filterGradient(
   xp: usize,
@@ -76,6 +78,7 @@ export function filterGradient(
   dW: i32,
   rowsPerBlock: i32,
   scratch: usize,
+  packX: i32,
   ciBegin: i32,
   ciEnd: i32,
   part: i32,
@@ -106,9 +109,10 @@ export function filterGradient(
     }
     for (let kh = 0; kh < KH; kh++) {
       for (let kw = 0; kw < KW; kw++) {
-        // x block of this tap, channels [ciBegin, ciEnd) → [tiles][P][4]
+        // x block of this tap, channels [ciBegin, ciEnd) → [tiles][P][4] (when packing)
         p = 0;
-        for (let r = r0; r < r1; r++) {
+        const packEnd = packX ? r1 : r0;
+        for (let r = r0; r < packEnd; r++) {
           const n = r / Ho;
           const oh = r - n * Ho;
           let src = xp + ((<usize>(((n * Hp + oh * sH + kh * dH) * Wp + kw * dW) * C + ciBegin)) << 2);
@@ -130,25 +134,39 @@ export function filterGradient(
             let a21 = v128.load(out + 2 * kBytes, 16);
             let a30 = v128.load(out + 3 * kBytes);
             let a31 = v128.load(out + 3 * kBytes, 16);
-            let xq = xPack + ((<usize>(t * P)) << 4);
             let dq = dyPack + ((<usize>((co >> 3) * P)) << 5);
-            for (let q = 0; q < P; q++) {
-              const d0 = v128.load(dq);
-              const d1 = v128.load(dq, 16);
-              const x0 = v128.load32_splat(xq);
-              const x1 = v128.load32_splat(xq + 4);
-              const x2 = v128.load32_splat(xq + 8);
-              const x3 = v128.load32_splat(xq + 12);
-              a00 = madd(x0, d0, a00);
-              a01 = madd(x0, d1, a01);
-              a10 = madd(x1, d0, a10);
-              a11 = madd(x1, d1, a11);
-              a20 = madd(x2, d0, a20);
-              a21 = madd(x2, d1, a21);
-              a30 = madd(x3, d0, a30);
-              a31 = madd(x3, d1, a31);
-              xq += 16;
-              dq += 32;
+            // Packed: one stream of P pixels. Direct: one segment per output row, read in place.
+            const segments = packX ? 1 : r1 - r0;
+            const length = packX ? P : Wo;
+            const xStep: usize = packX ? 16 : xPixStep;
+            for (let g = 0; g < segments; g++) {
+              let xq: usize;
+              if (packX) {
+                xq = xPack + ((<usize>(t * P)) << 4);
+              } else {
+                const r = r0 + g;
+                const n = r / Ho;
+                const oh = r - n * Ho;
+                xq = xp + ((<usize>(((n * Hp + oh * sH + kh * dH) * Wp + kw * dW) * C + ci)) << 2);
+              }
+              for (let q = 0; q < length; q++) {
+                const d0 = v128.load(dq);
+                const d1 = v128.load(dq, 16);
+                const x0 = v128.load32_splat(xq);
+                const x1 = v128.load32_splat(xq + 4);
+                const x2 = v128.load32_splat(xq + 8);
+                const x3 = v128.load32_splat(xq + 12);
+                a00 = madd(x0, d0, a00);
+                a01 = madd(x0, d1, a01);
+                a10 = madd(x1, d0, a10);
+                a11 = madd(x1, d1, a11);
+                a20 = madd(x2, d0, a20);
+                a21 = madd(x2, d1, a21);
+                a30 = madd(x3, d0, a30);
+                a31 = madd(x3, d1, a31);
+                xq += xStep;
+                dq += 32;
+              }
             }
             storeTile(out, kBytes, a00, a01, a10, a11, a20, a21, a30, a31);
           }

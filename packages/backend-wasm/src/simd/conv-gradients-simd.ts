@@ -76,6 +76,18 @@ export function rowsPerBlock(Wo: number): number {
   return Math.max(1, Math.ceil(256 / Wo));
 }
 
+/**
+ * Output channels (a multiple of 8) up to which the filter-gradient kernel reads x in place
+ * rather than packing it per tap: the packed x is shared by K/8 tiles, too few below this to pay
+ * for the packing (bench/kernels.ts: dW of 32×32×16 → 16 maps).
+ */
+export const FILTER_GRADIENT_PACK_MIN_K = 24;
+
+/** The filter-gradient kernel's `packX` argument for K8 output channels. */
+export function packX(K8: number): number {
+  return K8 >= FILTER_GRADIENT_PACK_MIN_K ? 1 : 0;
+}
+
 /** Scratch floats the filter-gradient kernel needs: one packed block per thread. */
 export function filterScratchFloats(threads: number, rows: number, Wo: number, C4: number, K8: number): number {
   return threads * rows * Wo * (C4 + K8);
@@ -128,6 +140,7 @@ export function simdFilterGradient(backend: WasmBackendLike, x: TensorInfo, dy: 
     g.dilationWidth,
     rows,
     scratchAt,
+    packX(K8),
   );
 
   const out = backend.makeOutput([KH, KW, Cin, Cout], 'float32');

@@ -1,6 +1,6 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from '../kernels/kernel-scope.js';
-import { copyCropped, filterScratchFloats, heapView, rowsPerBlock, stagePadded } from './conv-gradients-simd.js';
+import { copyCropped, filterScratchFloats, heapView, packX, rowsPerBlock, stagePadded } from './conv-gradients-simd.js';
 import { SimdArena, simdKernels } from './simd-module.js';
 
 const roundUp = (v: number, m: number): number => Math.ceil(v / m) * m;
@@ -52,7 +52,7 @@ export function simdMatMul(
     const wAt = arena.zeros(C4 * N8);
     const rows = rowsPerBlock(Wo);
     const scratchAt = arena.alloc(filterScratchFloats(k.threads, rows, Wo, C4, N8));
-    k.filterGradient(xAt, dyAt, wAt, 1, Ho, Wo, C4, Ho, Wo, N8, 1, 1, 1, 1, 1, 1, rows, scratchAt);
+    k.filterGradient(xAt, dyAt, wAt, 1, Ho, Wo, C4, Ho, Wo, N8, 1, 1, 1, 1, 1, 1, rows, scratchAt, packX(N8));
     return out(P, N, arena.view(wAt, C4 * N8), N8);
   }
 

@@ -72,8 +72,9 @@ export interface SimdKernelExports {
   threads: number;
   heapBase(): number;
   /**
-   * `filterGradient` of assembly/conv-gradients.ts without its last three arguments (the
-   * input-channel range, here the whole of `C`, the 7th argument, and the part index).
+   * `filterGradient` of assembly/conv-gradients.ts (through `packX`) without its last three
+   * arguments (the input-channel range, here the whole of `C`, the 7th argument, and the part
+   * index).
    */
   filterGradient(...args: number[]): void;
   /** `inputGradient` without its last two arguments (the rows, here all N·H). */

@@ -1,7 +1,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { ConvGeometry } from '../kernels/conv-gradients.js';
 import type { WasmBackendLike } from '../kernels/kernel-scope.js';
-import { filterScratchFloats, heapView, rowsPerBlock, stagePadded } from './conv-gradients-simd.js';
+import { filterScratchFloats, heapView, packX, rowsPerBlock, stagePadded } from './conv-gradients-simd.js';
 import { SimdArena, simdKernels } from './simd-module.js';
 
 const roundUp = (v: number, m: number): number => Math.ceil(v / m) * m;
@@ -249,6 +249,7 @@ export function winogradFilterGradient(backend: WasmBackendLike, x: TensorInfo, 
       1,
       rows,
       scratchAt,
+      packX(K8),
     );
   }
 
