@@ -1,6 +1,6 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from './kernel-scope.js';
-import type { HeapKernels } from '../simd/simd-module.js';
+import type { HeapKernels } from '../simd/heap-kernels.js';
 import { HeapScratch, heapKernels, offsetOf } from './on-heap.js';
 
 /** Rows per block of the per-block sums (assembly/batch-norm.ts BLOCK_ROWS). */

@@ -1,7 +1,7 @@
 // Running SIMD kernels on tensors where they lie on the tfjs wasm heap (no copies).
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from './kernel-scope.js';
-import { type HeapKernels, simdKernelsOnHeap } from '../simd/simd-module.js';
+import { type HeapKernels, simdKernelsOnHeap } from '../simd/heap-kernels.js';
 
 /** The tfjs heap's memory: shared in the threaded build, the module's export otherwise. */
 function heapMemory(backend: WasmBackendLike): WebAssembly.Memory | undefined {

@@ -8,8 +8,9 @@
  * call, small next to the arithmetic), and the tfjs heap does not grow. The memory-bound kernels
  * (batch and layer norm, GELU, the SGD step, column sums) and the batched products, where copies
  * would cost as much as the work, run on an instance bound to the tfjs heap's own memory
- * ({@link simdKernelsOnHeap}) and read and write tensors in place; with tfjs's threaded build
- * (a shared heap) they are split over workers bound to that heap too.
+ * (`simdKernelsOnHeap` in heap-kernels.ts) and read and write tensors in place; with tfjs's
+ * threaded build (a shared heap) they are split over workers bound to that heap too. The worker
+ * threads of both are in workers.ts.
  *
  * With {@link setSimdThreads}(n > 1) (which `enableWasmThreads` calls) the `-shared` build runs
  * on one shared memory in this thread and n − 1 worker threads; each kernel call is split into
@@ -19,8 +20,11 @@
  * @packageDocumentation
  */
 
+import { type NodeFs, type NodeProcess, type NodeV8, nodeProcess } from './node-runtime.js';
+import { CONTROL_WORDS, MIN_SPLIT_MACS, chunks, startWorkers } from './workers.js';
+
 /** The raw exports of a `simd-kernels*.wasm` instance. */
-interface RawExports {
+export interface RawExports {
   heapBase(): number;
   filterGradient(...args: number[]): void;
   inputGradient(...args: number[]): void;
@@ -39,31 +43,6 @@ interface RawExports {
   lnBackward(...args: number[]): void;
   batchedMatMul(...args: number[]): void;
 }
-
-/**
- * The kernels that run on an instance bound to another module's memory (the tfjs heap), with
- * the signatures of their assembly/*.ts exports; each ends with its range (rows, elements or
- * matrices: callers pass the whole range) and the calls are split over the heap's threads where
- * it is shared (tfjs's threaded build). Column sums (call with rows `[0, rows)`, part 0), the
- * SGD step and the layer-norm forward pass always run whole on the calling thread.
- */
-export type HeapKernels = Pick<
-  RawExports,
-  | 'columnSums'
-  | 'bnBlockSums'
-  | 'bnForward'
-  | 'bnBackwardSums'
-  | 'bnBackwardInput'
-  | 'sgdStep'
-  | 'geluForward'
-  | 'geluBackward'
-  | 'lnForward'
-  | 'lnBackward'
-  | 'batchedMatMul'
-> & {
-  /** Parts a call may be split into: `batchedMatMul` needs its scratch once per part. */
-  threads: number;
-};
 
 /** The loaded kernels, with calls split across the SIMD threads. */
 export interface SimdKernelExports {
@@ -105,6 +84,11 @@ export function setSimdConvGradients(on: boolean): void {
   wanted = on;
 }
 
+/** The thread count asked for with {@link setSimdThreads}. */
+export function simdThreadsWanted(): number {
+  return threadsWanted;
+}
+
 /** Whether the kernels should use the SIMD convolution gradients (they may still be unavailable). */
 export function simdConvGradientsWanted(): boolean {
   return wanted;
@@ -123,18 +107,6 @@ export function setSimdThreads(threads: number): void {
     stopWorkers = undefined;
     loaded = undefined;
   }
-}
-
-type NodeProcess = { getBuiltinModule?(id: string): unknown; env?: Record<string, string | undefined> };
-type NodeFs = { readFileSync(path: URL): Uint8Array };
-type NodeV8 = { setFlagsFromString(flags: string): void };
-type NodeWorker = { unref(): void; terminate(): Promise<number> };
-type NodeWorkerThreads = {
-  Worker: new (code: string, options: { eval: true; workerData: unknown }) => NodeWorker;
-};
-
-function nodeProcess(): NodeProcess | undefined {
-  return (globalThis as { process?: NodeProcess }).process;
 }
 
 /**
@@ -172,24 +144,12 @@ function readBundledBytes(shared: boolean): { bytes: Uint8Array; url: URL; relax
   }
 }
 
-const abortImport = {
+/** The module's only import besides its memory. */
+export const abortImport = {
   abort() {
     throw new Error('simd-kernels.wasm aborted');
   },
 };
-
-/** Splits `[0, total)` into at most `parts` contiguous chunks, each a multiple of `step`. */
-function chunks(total: number, parts: number, step: number): Array<[number, number]> {
-  const units = Math.ceil(total / step);
-  const n = Math.max(1, Math.min(parts, units));
-  const out: Array<[number, number]> = [];
-  for (let i = 0; i < n; i++) {
-    const a = Math.floor((units * i) / n) * step;
-    const b = Math.min(total, Math.floor((units * (i + 1)) / n) * step);
-    if (b > a) out.push([a, b]);
-  }
-  return out;
-}
 
 /** One thread's kernels: the whole range on the calling thread. */
 function singleThreaded(raw: RawExports, memory: WebAssembly.Memory): SimdKernelExports {
@@ -205,98 +165,11 @@ function singleThreaded(raw: RawExports, memory: WebAssembly.Memory): SimdKernel
   };
 }
 
-const CONTROL_WORDS = 64;
-/** Multiply-adds below which a call is not split over threads (a wake-up costs ~10–50 µs). */
-const MIN_SPLIT_MACS = 1 << 20;
 const FN_FILTER = 0;
 const FN_INPUT = 1;
 const FN_WINOGRAD_INPUT = 2;
 const FN_WINOGRAD_OUTPUT = 3;
 const FN_WINOGRAD_GRAD = 4;
-const FN_STOP = -1;
-
-/**
- * The worker's loop, run with `eval`: wait for a new sequence number in its control block, run
- * the kernel with the arguments stored there, publish the sequence number as done (negative on
- * an exception).
- */
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, control, names } = workerData;
-const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('simd-kernels.wasm aborted'); } } });
-const c = new Int32Array(memory.buffer, control, ${CONTROL_WORDS});
-const fns = names.map((name) => inst.exports[name]);
-let seq = 0;
-for (;;) {
-  Atomics.wait(c, 0, seq);
-  seq = Atomics.load(c, 0);
-  if (c[2] === ${FN_STOP}) break;
-  let ok = true;
-  try { fns[c[2]](...Array.from(c.subarray(4, 4 + c[3]))); } catch { ok = false; }
-  Atomics.store(c, 1, ok ? seq : -seq);
-  Atomics.notify(c, 1);
-}
-`;
-
-/** Runs a call's parts: parts 1.. on the workers, part 0 on this thread, and waits for all. */
-type PartRunner = (fn: number, args: number[], parts: Array<[number, number]>, direct: (a: number, b: number) => void) => void;
-
-/**
- * Starts `threads − 1` workers that instantiate `module` on the shared `memory` and run the
- * exports `names[fn]` on request, with their control blocks at `controlAt(i)` (CONTROL_WORDS
- * words each, in that memory); null where worker_threads are missing.
- */
-function startWorkers(
-  module: WebAssembly.Module,
-  memory: WebAssembly.Memory,
-  threads: number,
-  controlAt: (i: number) => number,
-  names: readonly string[],
-): { run: PartRunner; stop: () => void } | null {
-  const wt = nodeProcess()?.getBuiltinModule?.('node:worker_threads') as NodeWorkerThreads | undefined;
-  if (wt === undefined) return null;
-  const workers: Array<{ worker: NodeWorker; c: Int32Array; seq: number }> = [];
-  for (let i = 0; i < threads - 1; i++) {
-    const control = controlAt(i);
-    const worker = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control, names } });
-    worker.unref();
-    workers.push({ worker, c: new Int32Array(memory.buffer, control, CONTROL_WORDS), seq: 0 });
-  }
-  const run: PartRunner = (fn, args, parts, direct) => {
-    const posted: typeof workers = [];
-    for (let i = 1; i < parts.length; i++) {
-      const w = workers[i - 1];
-      const all = [...args, parts[i][0], parts[i][1], i];
-      w.c[2] = fn;
-      w.c[3] = all.length;
-      w.c.set(all, 4);
-      w.seq += 1;
-      Atomics.store(w.c, 0, w.seq);
-      Atomics.notify(w.c, 0);
-      posted.push(w);
-    }
-    direct(parts[0][0], parts[0][1]);
-    for (const w of posted) {
-      for (;;) {
-        const done = Atomics.load(w.c, 1);
-        if (done === w.seq) break;
-        if (done === -w.seq) throw new Error('a simd-kernels.wasm worker failed');
-        if (Atomics.wait(w.c, 1, done, 60_000) === 'timed-out' && Atomics.load(w.c, 1) === done) {
-          throw new Error('a simd-kernels.wasm worker did not answer within 60 s');
-        }
-      }
-    }
-  };
-  const stop = () => {
-    for (const w of workers) {
-      w.c[2] = FN_STOP;
-      w.seq += 1;
-      Atomics.store(w.c, 0, w.seq);
-      Atomics.notify(w.c, 0);
-    }
-  };
-  return { run, stop };
-}
 
 /** The exports the convolution workers run, indexed by the FN_ constants. */
 const CONV_FUNCTIONS = ['filterGradient', 'inputGradient', 'winogradInput', 'winogradOutput', 'winogradGradTransform'] as const;
@@ -414,123 +287,16 @@ function ownMemoryInstance(module: WebAssembly.Module): SimdKernelExports {
 
 /** Compiled builds by sharedness (shared: the threads' build), for instances on other memories. */
 const compiled = new Map<boolean, WebAssembly.Module | null>();
-const onHeap = new WeakMap<WebAssembly.Memory, { kernels: HeapKernels | null; threads: number; stop?: () => void }>();
 
-/** The exports the heap workers run, indexed by position (what splits over threads). */
-const HEAP_FUNCTIONS = [
-  'bnBlockSums',
-  'bnForward',
-  'bnBackwardSums',
-  'bnBackwardInput',
-  'lnBackward',
-  'geluForward',
-  'geluBackward',
-  'batchedMatMul',
-] as const;
-
-/** Work per unit of each split kernel, in multiply-add equivalents, against MIN_SPLIT_MACS. */
-const HEAP_COST: Record<(typeof HEAP_FUNCTIONS)[number], (args: number[]) => number> = {
-  // (…, C, …, rowBegin, rowEnd): per row, C elements.
-  bnBlockSums: (a) => a[2] * 4,
-  bnForward: (a) => a[6] * 4,
-  bnBackwardSums: (a) => a[4] * 4,
-  bnBackwardInput: (a) => a[7] * 4,
-  lnBackward: (a) => a[8] * 8,
-  // Per element: an exp and an erf.
-  geluForward: () => 32,
-  geluBackward: () => 32,
-  // Per matrix: M·K·N.
-  batchedMatMul: (a) => a[3] * a[4] * a[5],
-};
-
-/** Units a split part must be a multiple of: whole 64-row sum blocks, whole vectors, matrices. */
-const HEAP_STEP: Record<(typeof HEAP_FUNCTIONS)[number], number> = {
-  bnBlockSums: 64,
-  bnForward: 64,
-  bnBackwardSums: 64,
-  bnBackwardInput: 64,
-  lnBackward: 64,
-  geluForward: 4,
-  geluBackward: 4,
-  batchedMatMul: 1,
-};
-
-/**
- * The memory-bound kernels and batched products on an instance that imports `memory` (the tfjs
- * wasm heap: non-shared for its single-threaded build, shared for the threaded one), so that
- * they read and write tensors where they are. Where the heap is shared, {@link setSimdThreads}
- * asks for more than one thread and `alloc` (the heap's malloc) is given, calls are split over
- * that many threads: this one and workers bound to the same heap, whose control blocks `alloc`
- * places there. Null where the SIMD kernels are turned off or unavailable, or no build fits.
- */
-export function simdKernelsOnHeap(memory: WebAssembly.Memory, alloc?: (bytes: number) => number): HeapKernels | null {
-  if (!wanted || simdKernels() === null) return null;
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const threads = shared && alloc !== undefined ? threadsWanted : 1;
-  const cached = onHeap.get(memory);
-  // A call without `alloc` takes what is there rather than stopping the threads.
-  if (cached !== undefined && (cached.threads === threads || alloc === undefined)) return cached.kernels;
-  cached?.stop?.();
+/** The bundled (or `loadSimdKernels`) build for a shared or unshared memory, compiled once; null if none. */
+export function compiledBuild(shared: boolean): WebAssembly.Module | null {
   let module = compiled.get(shared);
   if (module === undefined) {
     const found = readBundledBytes(shared);
     module = typeof found === 'string' ? null : new WebAssembly.Module(found.bytes as BufferSource);
     compiled.set(shared, module);
   }
-  let raw: RawExports | null = null;
-  if (module !== null) {
-    try {
-      raw = new WebAssembly.Instance(module, { env: { memory, ...abortImport } }).exports as unknown as RawExports;
-    } catch {
-      raw = null;
-    }
-  }
-  if (raw === null || module === null) {
-    onHeap.set(memory, { kernels: null, threads });
-    return null;
-  }
-  let pool: ReturnType<typeof startWorkers> = null;
-  if (threads > 1 && alloc !== undefined) {
-    const bytes = (threads - 1) * CONTROL_WORDS * 4;
-    const at = alloc(bytes + 16);
-    if (at) pool = startWorkers(module, memory, threads, (i) => Math.ceil(at / 16) * 16 + i * CONTROL_WORDS * 4, HEAP_FUNCTIONS);
-  }
-  const r = raw;
-  const split = (name: (typeof HEAP_FUNCTIONS)[number]) => {
-    const fn = HEAP_FUNCTIONS.indexOf(name);
-    const kernel = r[name] as (...a: number[]) => void;
-    return (...argsAndRange: number[]) => {
-      // The range is the last two arguments, a part index (batchedMatMul) may follow.
-      const withPart = name === 'batchedMatMul';
-      const args = argsAndRange.slice(0, withPart ? -3 : -2);
-      const begin = argsAndRange[args.length];
-      const end = argsAndRange[args.length + 1];
-      const parts =
-        pool === null || (end - begin) * HEAP_COST[name](args) < MIN_SPLIT_MACS
-          ? [[0, end - begin] as [number, number]]
-          : chunks(end - begin, threads, HEAP_STEP[name]);
-      const shifted = parts.map(([a, b]) => [a + begin, b + begin] as [number, number]);
-      const direct = (a: number, b: number) => (withPart ? kernel(...args, a, b, 0) : kernel(...args, a, b));
-      if (pool === null || shifted.length === 1) direct(shifted[0][0], shifted[0][1]);
-      else pool.run(fn, args, shifted, direct);
-    };
-  };
-  const kernels: HeapKernels = {
-    threads: pool === null ? 1 : threads,
-    columnSums: (...a) => r.columnSums(...a),
-    sgdStep: (...a) => r.sgdStep(...a),
-    lnForward: (...a) => r.lnForward(...a),
-    bnBlockSums: split('bnBlockSums'),
-    bnForward: split('bnForward'),
-    bnBackwardSums: split('bnBackwardSums'),
-    bnBackwardInput: split('bnBackwardInput'),
-    lnBackward: split('lnBackward'),
-    geluForward: split('geluForward'),
-    geluBackward: split('geluBackward'),
-    batchedMatMul: split('batchedMatMul'),
-  };
-  onHeap.set(memory, { kernels, threads, stop: pool?.stop });
-  return kernels;
+  return module;
 }
 
 /** Sequential 16-byte-aligned regions in the kernels' memory, grown on demand. */
