@@ -15,7 +15,11 @@ export function heapView(backend: WasmBackendLike, t: TensorInfo): Float32Array 
 
 /**
  * Copies NHWC `src` [N,H,W,C] into `dst` [N,Hd,Wd,Cd] at row/column offset (top, left), cropping
- * what falls outside; `dst` must already be zero where nothing is copied.
+ * what falls outside, and sets everything else in `dst` to zero.
+ *
+ * @remarks With C = Cd each copied row is one contiguous range of `dst`, and only the gaps between
+ * consecutive ranges (the padding) are zeroed, just before each copy: one pass over `dst` instead
+ * of zeroing all of it first (a third of the staging time of a ResNet-18 w16 step).
  */
 export function copyPadded(
   src: Float32Array,
@@ -29,13 +33,17 @@ export function copyPadded(
   const [Hd, Wd, Cd] = dDims;
   const j0 = Math.max(0, -left);
   const j1 = Math.min(W, Wd - left);
+  if (j1 <= j0 || C !== Cd) dst.fill(0);
   if (j1 <= j0) return;
+  let zeroFrom = 0;
   for (let n = 0; n < N; n++) {
     for (let i = Math.max(0, -top); i < Math.min(H, Hd - top); i++) {
       const s = ((n * H + i) * W + j0) * C;
       const d = ((n * Hd + i + top) * Wd + j0 + left) * Cd;
       if (C === Cd) {
+        if (d > zeroFrom) dst.fill(0, zeroFrom, d);
         dst.set(src.subarray(s, s + (j1 - j0) * C), d);
+        zeroFrom = d + (j1 - j0) * C;
       } else {
         for (let j = 0; j < j1 - j0; j++) {
           for (let c = 0; c < C; c++) dst[d + j * Cd + c] = src[s + j * C + c];
@@ -43,6 +51,7 @@ export function copyPadded(
       }
     }
   }
+  if (C === Cd && zeroFrom < dst.length) dst.fill(0, zeroFrom);
 }
 
 /**
@@ -61,10 +70,7 @@ export function stagePadded(
 ): number {
   const floats = dims[0] * dDims[0] * dDims[1] * dDims[2];
   const at = arena.alloc(floats);
-  const v = arena.view(at, floats);
-  const exact = dDims[0] === dims[1] && dDims[1] === dims[2] && dDims[2] === dims[3] && top === 0 && left === 0;
-  if (!exact) v.fill(0);
-  copyPadded(heapView(backend, t), dims, v, dDims, top, left);
+  copyPadded(heapView(backend, t), dims, arena.view(at, floats), dDims, top, left);
   return at;
 }
 
