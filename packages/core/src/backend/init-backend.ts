@@ -24,7 +24,7 @@ export interface BackendInfo {
   name: BackendName;
   /**
    * What was loaded, e.g. `@tensorflow/tfjs-node-gpu` or
-   * `tfjs-backend-wasm, 2 threads + 10 training kernels from @unlearnjs/backend-wasm`.
+   * `tfjs-backend-wasm, 2 threads + 19 training kernels from @unlearnjs/backend-wasm`.
    */
   detail: string;
   /** XNNPACK threads the wasm backend runs (wasm only). */
