@@ -1,10 +1,7 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from './kernel-scope.js';
-import type { HeapKernels } from '../simd/heap-kernels.js';
-import { HeapScratch, heapKernels, offsetOf } from './on-heap.js';
-
-/** Rows per block of the per-block sums (assembly/batch-norm.ts BLOCK_ROWS). */
-const BLOCK_ROWS = 64;
+import { type HeapKernels, SUM_BLOCK_ROWS } from '../simd/heap-kernels.js';
+import { HeapScratch, addBlocks, heapKernels, lastAxisRows, offsetOf } from './on-heap.js';
 
 /**
  * Fused training-mode batch normalisation over the last axis, with an optional residual input
@@ -49,19 +46,6 @@ interface GradArgs {
   backend: WasmBackendLike;
 }
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** Adds up per-block float32 sums `[blocks, C]` in float64, in block order, times `scale`. */
-function addBlocks(sums: Float32Array, blocks: number, C: number, scale: number): Float64Array {
-  const out = new Float64Array(C);
-  for (let b = 0; b < blocks; b++) {
-    const at = b * C;
-    for (let c = 0; c < C; c++) out[c] += sums[at + c];
-  }
-  for (let c = 0; c < C; c++) out[c] *= scale;
-  return out;
-}
-
 /** Per-channel γ/√(var + ε) rounded as float32, as the composed ops compute it. */
 function scaleOf(gamma: Float32Array, variance: Float32Array, epsilon: number): { inv: Float32Array; scale: Float32Array } {
   const C = gamma.length;
@@ -85,13 +69,11 @@ function normalise(
   scale: Float32Array,
   relu: boolean,
 ): void {
-  const C = scale.length;
-  const rows = size(t.x.shape) / C;
+  const { rows, cols: C } = lastAxisRows(t.x);
   if (simd !== null) {
     const scratch = new HeapScratch(backend);
     try {
-      const scaleAt = scratch.alloc(C);
-      scratch.view(scaleAt, C).set(scale);
+      const scaleAt = scratch.put(scale);
       const [xAt, yAt, meanAt, betaAt] = [t.x, t.y, t.mean, t.beta].map((v) => offsetOf(backend, v));
       const resAt = t.residual === undefined ? 0 : offsetOf(backend, t.residual);
       simd.bnForward(xAt, resAt, yAt, meanAt, scaleAt, betaAt, C, relu ? 1 : 0, 0, rows);
@@ -119,14 +101,13 @@ function normalise(
 export const batchNormTrain: KernelFunc = (args) => {
   const { inputs, attrs, backend } = args as unknown as ForwardArgs;
   const { x, gamma, beta, residual } = inputs;
-  const C = x.shape[x.shape.length - 1];
-  const rows = size(x.shape) / C;
+  const { rows, cols: C } = lastAxisRows(x);
   const y = backend.makeOutput([...x.shape], 'float32');
   const meanOut = backend.makeOutput([C], 'float32');
   const varOut = backend.makeOutput([C], 'float32');
   const simd = heapKernels(backend);
   if (simd !== null) {
-    const blocks = Math.ceil(rows / BLOCK_ROWS);
+    const blocks = Math.ceil(rows / SUM_BLOCK_ROWS);
     const scratch = new HeapScratch(backend);
     try {
       const sumsAt = scratch.alloc(blocks * C);
@@ -189,8 +170,7 @@ export const batchNormInfer: KernelFunc = (args) => {
 export const batchNormTrainGrad: KernelFunc = (args) => {
   const { inputs, attrs, backend } = args as unknown as GradArgs;
   const { dy, x, y, gamma, mean, variance } = inputs;
-  const C = x.shape[x.shape.length - 1];
-  const rows = size(x.shape) / C;
+  const { rows, cols: C } = lastAxisRows(x);
   const dxOut = backend.makeOutput([...x.shape], 'float32');
   const dGammaOut = backend.makeOutput([C], 'float32');
   const dBetaOut = backend.makeOutput([C], 'float32');
@@ -219,24 +199,18 @@ export const batchNormTrainGrad: KernelFunc = (args) => {
   };
   const simd = heapKernels(backend);
   if (simd !== null) {
-    const blocks = Math.ceil(rows / BLOCK_ROWS);
+    const blocks = Math.ceil(rows / SUM_BLOCK_ROWS);
     const scratch = new HeapScratch(backend);
     try {
       const sumsAt = scratch.alloc(blocks * C);
       const dotsAt = scratch.alloc(blocks * C);
-      const scaleAt = scratch.alloc(C);
-      const kAt = scratch.alloc(C);
-      const shiftAt = scratch.alloc(C);
       const [dyAt, xAt, yAt, meanAt, gAt, dxAt] = [dy, x, y, mean, gOut, dxOut].map((t) => offsetOf(backend, t));
       simd.bnBackwardSums(dyAt, yAt, xAt, meanAt, C, relu, gAt, sumsAt, dotsAt, 0, rows);
       const { k, shift } = coefficients(
         addBlocks(scratch.view(sumsAt, blocks * C), blocks, C, 1),
         addBlocks(scratch.view(dotsAt, blocks * C), blocks, C, 1),
       );
-      scratch.view(scaleAt, C).set(scale);
-      scratch.view(kAt, C).set(k);
-      scratch.view(shiftAt, C).set(shift);
-      simd.bnBackwardInput(gAt, xAt, dxAt, meanAt, scaleAt, kAt, shiftAt, C, 0, rows);
+      simd.bnBackwardInput(gAt, xAt, dxAt, meanAt, scratch.put(scale), scratch.put(k), scratch.put(shift), C, 0, rows);
     } finally {
       scratch.free();
     }

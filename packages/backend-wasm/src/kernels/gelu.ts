@@ -1,4 +1,4 @@
-import { backend_util } from '@tensorflow/tfjs-core';
+import { backend_util, util } from '@tensorflow/tfjs-core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from './kernel-scope.js';
 import { heapKernels, offsetOf } from './on-heap.js';
@@ -11,8 +11,6 @@ export const GELU = 'UnlearnGelu';
 
 /** Gradient of {@link GELU}: inputs `{ dy, x }`, output `dy·(0.5·(1 + erf(x/√2)) + x·φ(x))`. */
 export const GELU_GRAD = 'UnlearnGeluGrad';
-
-const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
 
 /** 1 + erf(z), Abramowitz & Stegun 7.1.26 as tfjs's Erf kernels compute it, given exp(−z²). */
 function onePlusErf(z: number, e: number): number {
@@ -28,7 +26,7 @@ function onePlusErf(z: number, e: number): number {
 export const gelu: KernelFunc = (args) => {
   const { inputs, backend } = args as unknown as { inputs: { x: TensorInfo }; backend: WasmBackendLike };
   const { x } = inputs;
-  const n = size(x);
+  const n = util.sizeFromShape(x.shape);
   const y = backend.makeOutput([...x.shape], 'float32');
   const simd = heapKernels(backend);
   if (simd !== null) {
@@ -48,7 +46,7 @@ export const gelu: KernelFunc = (args) => {
 export const geluGrad: KernelFunc = (args) => {
   const { inputs, backend } = args as unknown as { inputs: { dy: TensorInfo; x: TensorInfo }; backend: WasmBackendLike };
   const { dy, x } = inputs;
-  const n = size(x);
+  const n = util.sizeFromShape(x.shape);
   const dx = backend.makeOutput([...x.shape], 'float32');
   const simd = heapKernels(backend);
   if (simd !== null) {

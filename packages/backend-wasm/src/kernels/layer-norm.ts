@@ -1,6 +1,7 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from './kernel-scope.js';
-import { HeapScratch, heapKernels, offsetOf } from './on-heap.js';
+import { SUM_BLOCK_ROWS } from '../simd/heap-kernels.js';
+import { HeapScratch, addBlocks, heapKernels, lastAxisRows, offsetOf } from './on-heap.js';
 
 /**
  * Layer normalisation over the last axis (PyTorch `LayerNorm`, biased variance): inputs
@@ -16,19 +17,6 @@ export const LAYER_NORM = 'UnlearnLayerNorm';
  */
 export const LAYER_NORM_GRAD = 'UnlearnLayerNormGrad';
 
-/** Rows per block of the per-block column sums (assembly/layer-norm.ts BLOCK_ROWS). */
-const BLOCK_ROWS = 64;
-
-interface Shape {
-  rows: number;
-  D: number;
-}
-
-const shapeOf = (x: TensorInfo): Shape => {
-  const D = x.shape[x.shape.length - 1];
-  return { D, rows: x.shape.reduce((a, b) => a * b, 1) / D };
-};
-
 /** {@link LAYER_NORM} for 'wasm': one call over the rows on the tfjs heap, or scalar JS. */
 export const layerNorm: KernelFunc = (args) => {
   const { inputs, attrs, backend } = args as unknown as {
@@ -37,7 +25,7 @@ export const layerNorm: KernelFunc = (args) => {
     backend: WasmBackendLike;
   };
   const { x, gamma, beta } = inputs;
-  const { rows, D } = shapeOf(x);
+  const { rows, cols: D } = lastAxisRows(x);
   const y = backend.makeOutput([...x.shape], 'float32');
   const mean = backend.makeOutput(x.shape.slice(0, -1), 'float32');
   const inv = backend.makeOutput(x.shape.slice(0, -1), 'float32');
@@ -70,28 +58,21 @@ export const layerNormGrad: KernelFunc = (args) => {
     backend: WasmBackendLike;
   };
   const { dy, x, gamma, mean, invStd } = inputs;
-  const { rows, D } = shapeOf(x);
+  const { rows, cols: D } = lastAxisRows(x);
   const dx = backend.makeOutput([...x.shape], 'float32');
   const dGammaOut = backend.makeOutput([D], 'float32');
   const dBetaOut = backend.makeOutput([D], 'float32');
   const simd = heapKernels(backend);
   if (simd !== null) {
-    const blocks = Math.ceil(rows / BLOCK_ROWS);
+    const blocks = Math.ceil(rows / SUM_BLOCK_ROWS);
     const scratch = new HeapScratch(backend);
     try {
       const dgAt = scratch.alloc(blocks * D);
       const dbAt = scratch.alloc(blocks * D);
       const [dyAt, xAt, gAt, mAt, iAt, dxAt] = [dy, x, gamma, mean, invStd, dx].map((t) => offsetOf(backend, t));
       simd.lnBackward(dyAt, xAt, gAt, mAt, iAt, dxAt, dgAt, dbAt, D, 0, rows);
-      for (const [at, out] of [
-        [dgAt, dGammaOut],
-        [dbAt, dBetaOut],
-      ] as const) {
-        const sums = scratch.view(at, blocks * D);
-        const total = new Float64Array(D);
-        for (let blk = 0; blk < blocks; blk++) for (let c = 0; c < D; c++) total[c] += sums[blk * D + c];
-        (backend.typedArrayFromHeap(out) as Float32Array).set(total);
-      }
+      (backend.typedArrayFromHeap(dGammaOut) as Float32Array).set(addBlocks(scratch.view(dgAt, blocks * D), blocks, D, 1));
+      (backend.typedArrayFromHeap(dBetaOut) as Float32Array).set(addBlocks(scratch.view(dbAt, blocks * D), blocks, D, 1));
     } finally {
       scratch.free();
     }

@@ -1,3 +1,4 @@
+import { util } from '@tensorflow/tfjs-core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from './kernel-scope.js';
 import { heapKernels, offsetOf } from './on-heap.js';
@@ -22,7 +23,7 @@ interface SgdArgs {
 export const sgdStep: KernelFunc = (args) => {
   const { inputs, attrs, backend } = args as unknown as SgdArgs;
   const { w, dw, buf, mask } = inputs;
-  const n = w.shape.reduce((a, b) => a * b, 1);
+  const n = util.sizeFromShape(w.shape);
   const wOut = backend.makeOutput([...w.shape], 'float32');
   const bufOut = buf === undefined ? undefined : backend.makeOutput([...w.shape], 'float32');
   const outputs = bufOut === undefined ? [wOut] : [wOut, bufOut];

@@ -61,13 +61,19 @@ const HEAP_COST: Record<(typeof HEAP_FUNCTIONS)[number], (args: number[]) => num
   batchedMatMul: (a) => a[3] * a[4] * a[5],
 };
 
-/** Units a split part must be a multiple of: whole 64-row sum blocks, whole vectors, matrices. */
+/**
+ * Rows per block of the per-channel sums the norm kernels write (BLOCK_ROWS in
+ * assembly/batch-norm.ts and assembly/layer-norm.ts): float32 within a block, float64 across.
+ */
+export const SUM_BLOCK_ROWS = 64;
+
+/** Units a split part must be a multiple of: whole sum blocks, whole vectors, matrices. */
 const HEAP_STEP: Record<(typeof HEAP_FUNCTIONS)[number], number> = {
-  bnBlockSums: 64,
-  bnForward: 64,
-  bnBackwardSums: 64,
-  bnBackwardInput: 64,
-  lnBackward: 64,
+  bnBlockSums: SUM_BLOCK_ROWS,
+  bnForward: SUM_BLOCK_ROWS,
+  bnBackwardSums: SUM_BLOCK_ROWS,
+  bnBackwardInput: SUM_BLOCK_ROWS,
+  lnBackward: SUM_BLOCK_ROWS,
   geluForward: 4,
   geluBackward: 4,
   batchedMatMul: 1,
