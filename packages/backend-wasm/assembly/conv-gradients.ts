@@ -311,6 +311,18 @@ export function columnSums(src: usize, C: i32, blockAcc: usize, acc: usize, rowB
 }
 
 /**
+ * Index of the top-left pixel of 2×2 tile t (tiles numbered n, i, j over N images of th × tw
+ * tiles) in an image grid of `rows` × `cols` pixels per image: (n·rows + 2i)·cols + 2j.
+ */
+function tilePixel(t: i32, th: i32, tw: i32, rows: i32, cols: i32): i32 {
+  const n = t / (th * tw);
+  const rem = t - n * th * tw;
+  const i = rem / tw;
+  const j = rem - i * tw;
+  return (n * rows + 2 * i) * cols + 2 * j;
+}
+
+/**
  * Winograd F(2×2, 3×3) input transform: for every 2×2 output tile t = (n, i, j) and 4 channels,
  * V[ξ·4+ν][t][c] = (Bᵀ d B)[ξ][ν] with d the 4×4 patch xp[n, 2i .. 2i+3, 2j .. 2j+3, c].
  * `xp` is [N, 2·th + 2, 2·tw + 2, C] (already padded), `v` is [16][T][C] with T = Tx rows per
@@ -323,11 +335,7 @@ export function winogradInput(xp: usize, v: usize, th: i32, tw: i32, C: i32, Tx:
   const pix = (<usize>C) << 2;
   const plane = (<usize>(Tx * C)) << 2;
   for (let t = tileBegin; t < tileEnd; t++) {
-    const n = t / (th * tw);
-    const rem = t - n * th * tw;
-    const i = rem / tw;
-    const j = rem - i * tw;
-    const base = xp + ((<usize>((n * Hp + 2 * i) * Wp + 2 * j) * C) << 2);
+    const base = xp + ((<usize>(tilePixel(t, th, tw, Hp, Wp) * C)) << 2);
     const out = v + ((<usize>(t * C)) << 2);
     for (let c = 0; c < C; c += 4) {
       const p = base + ((<usize>c) << 2);
@@ -398,12 +406,8 @@ export function winogradOutput(m: usize, y: usize, th: i32, tw: i32, C: i32, Tx:
   const pix = (<usize>C) << 2;
   const plane = (<usize>(Tx * C)) << 2;
   for (let t = tileBegin; t < tileEnd; t++) {
-    const n = t / (th * tw);
-    const rem = t - n * th * tw;
-    const i = rem / tw;
-    const j = rem - i * tw;
     const src = m + ((<usize>(t * C)) << 2);
-    const dst = y + ((<usize>((n * 2 * th + 2 * i) * Wy + 2 * j) * C) << 2);
+    const dst = y + ((<usize>(tilePixel(t, th, tw, 2 * th, Wy) * C)) << 2);
     for (let c = 0; c < C; c += 4) {
       const q = src + ((<usize>c) << 2);
       // Aᵀ m: r0 = m0 + m1 + m2, r1 = m1 − m2 − m3 (rows ξ), per column ν.
@@ -452,11 +456,7 @@ export function winogradGradTransform(dy: usize, d: usize, th: i32, tw: i32, K: 
   const plane = (<usize>(Tx * K)) << 2;
   const half = f32x4.splat(0.5);
   for (let t = tileBegin; t < tileEnd; t++) {
-    const n = t / (th * tw);
-    const rem = t - n * th * tw;
-    const i = rem / tw;
-    const j = rem - i * tw;
-    const src = dy + ((<usize>((n * 2 * th + 2 * i) * 2 * tw + 2 * j) * K) << 2);
+    const src = dy + ((<usize>(tilePixel(t, th, tw, 2 * th, 2 * tw) * K)) << 2);
     const out = d + ((<usize>(t * K)) << 2);
     for (let c = 0; c < K; c += 4) {
       const p = src + ((<usize>c) << 2);
