@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { backendHasKernels } from '../backend/has-kernels.js';
 import { UnlearnError } from '../errors/unlearn-error.js';
 import type { Rng } from '../random/rng.js';
 import type { LinearOpOptions } from './model.js';
@@ -115,19 +116,15 @@ export function batchNorm(
   options: BatchNormActOptions = {},
 ): tf.Tensor4D {
   const { residual, relu = false } = options;
-  if (training && fusedBatchNormAvailable()) return fusedBatchNorm(x, gamma, beta, runningMean, runningVar, residual, relu);
-  if (!training && tf.getKernel(FUSED_BATCH_NORM_INFER_KERNEL, tf.getBackend()) !== undefined) {
+  if (training && backendHasKernels(FUSED_BATCH_NORM_KERNEL, FUSED_BATCH_NORM_GRAD_KERNEL)) {
+    return fusedBatchNorm(x, gamma, beta, runningMean, runningVar, residual, relu);
+  }
+  if (!training && backendHasKernels(FUSED_BATCH_NORM_INFER_KERNEL)) {
     return fusedEvalBatchNorm(x, gamma, beta, runningMean, runningVar, residual, relu);
   }
   let y = training ? composedBatchNorm(x, gamma, beta, runningMean, runningVar) : evalBatchNorm(x, gamma, beta, runningMean, runningVar);
   if (residual !== undefined) y = tf.add(y, residual);
   return relu ? tf.relu(y) : y;
-}
-
-/** Whether the active backend registers the fused BatchNorm kernel and its gradient. */
-function fusedBatchNormAvailable(): boolean {
-  const backend = tf.getBackend();
-  return tf.getKernel(FUSED_BATCH_NORM_KERNEL, backend) !== undefined && tf.getKernel(FUSED_BATCH_NORM_GRAD_KERNEL, backend) !== undefined;
 }
 
 /** y = x * scale + shift, with scale and shift computed on [c] only. */
@@ -274,13 +271,7 @@ function centredMoments(x: tf.Tensor, axes: number[], keepDims: boolean): { mean
  * @returns the normalised tensor; the caller disposes it
  */
 export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor): T {
-  const backend = tf.getBackend();
-  if (
-    tf.getKernel(FUSED_LAYER_NORM_KERNELS.forward, backend) !== undefined &&
-    tf.getKernel(FUSED_LAYER_NORM_KERNELS.gradient, backend) !== undefined
-  ) {
-    return fusedLayerNorm(x, gamma, beta) as T;
-  }
+  if (backendHasKernels(FUSED_LAYER_NORM_KERNELS.forward, FUSED_LAYER_NORM_KERNELS.gradient)) return fusedLayerNorm(x, gamma, beta) as T;
   return layerNormWithGrad(x, gamma, beta) as T;
 }
 
@@ -409,10 +400,7 @@ export const FUSED_GELU_KERNELS = { forward: 'UnlearnGelu', gradient: 'UnlearnGe
  * kernel each; otherwise element-wise ops (five forward, about ten more taped backward).
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
-  const backend = tf.getBackend();
-  if (tf.getKernel(FUSED_GELU_KERNELS.forward, backend) !== undefined && tf.getKernel(FUSED_GELU_KERNELS.gradient, backend) !== undefined) {
-    return fusedGelu(x) as T;
-  }
+  if (backendHasKernels(FUSED_GELU_KERNELS.forward, FUSED_GELU_KERNELS.gradient)) return fusedGelu(x) as T;
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)) as T;
 }
 

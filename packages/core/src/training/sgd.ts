@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { backendHasKernels } from '../backend/has-kernels.js';
 
 /** Options of {@link SgdOptimizer}. */
 export interface SgdOptions {
@@ -45,7 +46,7 @@ export class SgdOptimizer {
     masks: ReadonlyMap<string, tf.Tensor>,
   ): void {
     const { momentum, weightDecay, nesterov } = this.options;
-    const fused = tf.getKernel(FUSED_SGD_KERNEL, tf.getBackend()) !== undefined;
+    const fused = backendHasKernels(FUSED_SGD_KERNEL);
     const attrs = { lr, momentum, weightDecay, nesterov: nesterov ?? false };
     tf.tidy(() => {
       for (const [name, v] of vars) {
