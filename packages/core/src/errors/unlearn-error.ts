@@ -1,6 +1,14 @@
 /**
  * Stable error codes. Callers branch on `err.code`, never on the message text.
  *
+ * - `UNLEARN_EMPTY_DATA`: a method got an empty set it needs (GA with no forget image, FT or
+ *   retrain with no retain image) and would otherwise report success having done nothing.
+ * - `UNLEARN_NON_FINITE_WEIGHTS`: a checkpoint or model holds a NaN/Inf weight.
+ * - `UNLEARN_NON_FINITE_SCORE`: a pruning score is NaN/Inf (not a training loss).
+ * - `UNLEARN_WORKER_CRASHED`: a worker process died or exited non-zero.
+ * - `UNLEARN_FORGET_SET_MISMATCH`: an evaluation would measure a different forget set than
+ *   the one the model was unlearned on.
+ *
  * @remarks New codes may be added in minor releases; existing ones never change meaning.
  */
 export type UnlearnErrorCode =
@@ -11,13 +19,18 @@ export type UnlearnErrorCode =
   | 'UNLEARN_BACKEND_UNAVAILABLE'
   | 'UNLEARN_DATA_MISSING'
   | 'UNLEARN_DATA_CORRUPT'
+  | 'UNLEARN_EMPTY_DATA'
   | 'UNLEARN_DOWNLOAD_FAILED'
   | 'UNLEARN_CHECKSUM_MISMATCH'
   | 'UNLEARN_CHECKPOINT_CORRUPT'
   | 'UNLEARN_CHECKPOINT_INCOMPATIBLE'
   | 'UNLEARN_CHECKPOINT_MISSING'
+  | 'UNLEARN_NON_FINITE_WEIGHTS'
   | 'UNLEARN_MASK_MISMATCH'
   | 'UNLEARN_NON_FINITE_LOSS'
+  | 'UNLEARN_NON_FINITE_SCORE'
+  | 'UNLEARN_WORKER_CRASHED'
+  | 'UNLEARN_FORGET_SET_MISMATCH'
   | 'UNLEARN_OUT_OF_MEMORY'
   | 'UNLEARN_ABORTED';
 
