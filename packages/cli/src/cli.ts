@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
@@ -34,6 +35,9 @@ export interface CliIo {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
 }
+
+/** This package's version: src/ and dist/ both sit one level below package.json. */
+const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 const defaultIo: CliIo = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
 
@@ -153,6 +157,7 @@ function noteIgnored(opts: Record<string, unknown>, io: CliIo): void {
 export function createProgram(io: CliIo = defaultIo): Command {
   const program = new Command('unlearn')
     .description('Machine unlearning for TensorFlow.js: prune, forget, evaluate, report.')
+    .version(VERSION, '-V, --version', 'print the version of @unlearnjs/cli')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
