@@ -18,7 +18,7 @@ function isValidPattern(pattern: string): boolean {
  * Zod schema of {@link LoraOptions}: validates and fills in the defaults of the extension
  * (rank 64, alpha 16, dropout 0.1, classifier trainable, Kaiming-uniform A).
  */
-export const loraOptionsSchema = z.object({
+export const loraOptionsSchema = z.strictObject({
   /** Requested rank r; each target uses min(rank, fanIn, out). */
   rank: z.number().int().min(1).max(4096).default(64),
   /** Scale numerator α: the update is (α/r)·A·B. */

@@ -18,6 +18,7 @@ describeAdapterContract({
     ['an invalid RegExp target', { targets: ['/[/'] }],
     ['an empty target list', { targets: [] }],
     ['an unknown init', { init: 'xavier' }],
+    ['a misspelt option', { rnak: 2 }],
   ],
 });
 

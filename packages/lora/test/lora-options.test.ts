@@ -1,5 +1,6 @@
 import { Model, Rng } from '@unlearnjs/core';
 import { attachLora, compileTargetPattern, defaultLoraTargets, loraOptionsSchema, resolveLoraTargets } from '@unlearnjs/lora';
+import { expectUnlearnError } from '@unlearnjs/testing';
 import { describe, expect, it } from 'vitest';
 import { fakeResnetDefinition, fakeVitDefinition, useCpu } from './helpers.js';
 
@@ -59,5 +60,18 @@ describe('LoRA options and targets', () => {
     ]);
     expect(defaultLoraTargets('vit', 'head.kernel', model.prunable, false)).toContain('head.kernel');
     model.dispose();
+  });
+});
+
+describe('LoRA options are strict', () => {
+  it('refuses a misspelt option, naming it, instead of attaching with the defaults', async () => {
+    const model = new Model(fakeVitDefinition(), new Rng(0));
+    try {
+      const err = await expectUnlearnError(() => attachLora(model, { rnak: 4 } as never, new Rng(0)), 'UNLEARN_INVALID_OPTIONS');
+      expect(err.message).toContain('rnak');
+      expect(model.extraParams.size).toBe(0);
+    } finally {
+      model.dispose();
+    }
   });
 });

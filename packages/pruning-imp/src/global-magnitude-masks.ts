@@ -24,7 +24,7 @@ export interface GlobalMagnitudeOptions {
  * @returns a new mask per chosen weight (already-pruned positions stay 0). **The caller
  *   disposes the tensors**; see {@link applyGlobalMagnitudePruning} to set them on the model.
  * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` for a rate outside [0, 1] or a name that is not
- *   prunable; `UNLEARN_NON_FINITE_LOSS` when a weight is NaN or infinite
+ *   prunable; `UNLEARN_NON_FINITE_SCORE` when a weight is NaN or infinite
  * @remarks
  * As in the reference code (PyTorch `prune.global_unstructured` with `L1Unstructured`):
  * alive = unmasked positions; exactly `round(rate × alive)` of them are removed. Weights equal

@@ -10,7 +10,7 @@ import { roundTrainingFields } from './round-training-options.js';
  * at epochs 91 and 136).
  */
 export const impOptionsSchema = z
-  .object({
+  .strictObject({
     /** Share of the *remaining* weights removed after each round, in (0, 1). @defaultValue 0.2 */
     rate: z.number().gt(0).lt(1).default(0.2),
     /** Rounds in all (`pruning_times`): round 0 is dense, round k has density (1 − rate)^k. @defaultValue 2 */

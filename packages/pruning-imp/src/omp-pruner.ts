@@ -13,7 +13,7 @@ const REFERENCE_REWIND_EPOCH = 8;
  * at 91 and 136).
  */
 export const ompOptionsSchema = z
-  .object({
+  .strictObject({
     /** Target sparsity: share of the alive prunable weights removed, in (0, 1). @defaultValue 0.95 */
     rate: z.number().gt(0).lt(1).default(0.95),
     /** Epochs of dense training before pruning (0: prune the model as it is). @defaultValue 182 */

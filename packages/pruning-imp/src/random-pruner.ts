@@ -60,7 +60,7 @@ export function randomMasks(model: Model, rng: Rng, options: RandomMasksOptions)
 }
 
 /** Zod schema of the `random` pruner options. */
-export const randomPrunerOptionsSchema = z.object({
+export const randomPrunerOptionsSchema = z.strictObject({
   /** Share of the alive prunable weights removed, in (0, 1). @defaultValue 0.95 */
   rate: z.number().gt(0).lt(1).default(0.95),
   /** The weights to prune. @defaultValue every prunable weight */

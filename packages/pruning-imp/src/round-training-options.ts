@@ -35,7 +35,7 @@ export const roundTrainingFields = {
 };
 
 /** Schema of the training fields every training pruner shares. */
-export const roundTrainingSchema = z.object(roundTrainingFields);
+export const roundTrainingSchema = z.strictObject(roundTrainingFields);
 
 /** The validated training fields of the `omp` and `imp` options. */
 export type RoundTraining = z.output<typeof roundTrainingSchema>;

@@ -16,7 +16,7 @@ export interface ScoredLayer {
  * @param layers - scores and alive flags, in a stable order (the tie-break order)
  * @param k - how many alive positions to remove (clamped to [0, alive])
  * @returns the number of positions removed
- * @throws UnlearnError `UNLEARN_NON_FINITE_LOSS` when an alive score is NaN or infinite
+ * @throws UnlearnError `UNLEARN_NON_FINITE_SCORE` when an alive score is NaN or infinite
  * @remarks
  * The alive scores are copied into one Float32Array and sorted with the native typed-array
  * sort (numeric, no comparator callback: about a second for 11 M values). The k-th smallest
@@ -39,7 +39,7 @@ export function removeSmallest(layers: readonly ScoredLayer[], k: number): numbe
       const s = scores[i];
       if (!Number.isFinite(s)) {
         throw new UnlearnError(
-          'UNLEARN_NON_FINITE_LOSS',
+          'UNLEARN_NON_FINITE_SCORE',
           `Pruning score of "${l.name}"[${i}] is ${s}; the weights (or the saliency) are not finite. Check the model for NaN weights or lower the learning rate.`,
           { details: { name: l.name, index: i, score: s } },
         );

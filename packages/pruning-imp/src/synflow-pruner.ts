@@ -59,7 +59,7 @@ function scoresOfLinearized(
     const R = value.dataSync()[0];
     if (!Number.isFinite(R)) {
       throw new UnlearnError(
-        'UNLEARN_NON_FINITE_LOSS',
+        'UNLEARN_NON_FINITE_SCORE',
         `SynFlow: the output of the network with |θ| weights is ${R} (float32 overflow); prune fewer layers, or use magnitude pruning (omp) for this model.`,
         { details: { R } },
       );
@@ -84,7 +84,7 @@ function scoresOfLinearized(
  * @param options - which weights, and the input shape
  * @returns name → scores in flat order (plain arrays; nothing to dispose). Masked weights score 0.
  * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` for names that are not prunable;
- *   `UNLEARN_NON_FINITE_LOSS` when R overflows float32
+ *   `UNLEARN_NON_FINITE_SCORE` when R overflows float32
  * @remarks BatchNorm runs in eval mode on |running statistics|, as the reference linearizes the
  * whole state dict. For a network without biases every layer's scores sum to R (synaptic
  * flow is conserved). Do not call it with an adapter attached: its transform would see |θ|.
@@ -112,7 +112,7 @@ export function synflowScores(model: Model, options: SynflowScoreOptions = {}): 
  * @param options - `rate` of the alive weights to remove, `iterations`, `names`, `inputShape`
  * @returns a new 0/1 mask per chosen weight; **the caller disposes the tensors**
  * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` (rate outside [0, 1], iterations < 1, names);
- *   `UNLEARN_NON_FINITE_LOSS` when R overflows float32; `UNLEARN_ABORTED`
+ *   `UNLEARN_NON_FINITE_SCORE` when R overflows float32; `UNLEARN_ABORTED`
  * @remarks At iteration i of n the alive weights are scored with {@link synflowScores} on the
  * currently masked |θ| and the lowest-scoring ones are removed so that
  * `round(alive₀ · (1 − (1 − rate)^(i/n)))` are gone; after the last one exactly
@@ -164,7 +164,7 @@ export function synflowMasks(model: Model, options: SynflowMasksOptions): Map<st
 }
 
 /** Zod schema of the `synflow` pruner options. */
-export const synflowOptionsSchema = z.object({
+export const synflowOptionsSchema = z.strictObject({
   /** Share of the alive prunable weights removed, in (0, 1). @defaultValue 0.95 */
   rate: z.number().gt(0).lt(1).default(0.95),
   /** Score-and-prune iterations (the paper uses 100). @defaultValue 100 */

@@ -33,6 +33,7 @@ describePrunerContract({
     ['rate 0', { rate: 0 }],
     ['rate 1', { rate: 1 }],
     ['empty names', { names: [] }],
+    ['a misspelt option', { ratee: 0.5 }],
   ],
 });
 
@@ -44,6 +45,7 @@ describePrunerContract({
     ['rate 1', { rate: 1 }],
     ['zero iterations', { iterations: 0 }],
     ['a 2-D input shape', { inputShape: [32, 32] }],
+    ['a misspelt option', { ratee: 0.5 }],
   ],
 });
 

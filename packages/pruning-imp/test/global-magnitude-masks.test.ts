@@ -148,7 +148,7 @@ describe('globalMagnitudeMasks', () => {
       const w = values(model.params.get('conv.kernel'));
       w[3] = Number.NaN;
       setWeights(model, { 'conv.kernel': w });
-      await expectUnlearnError(() => globalMagnitudeMasks(model, { rate: 0.5 }), 'UNLEARN_NON_FINITE_LOSS');
+      await expectUnlearnError(() => globalMagnitudeMasks(model, { rate: 0.5 }), 'UNLEARN_NON_FINITE_SCORE');
     } finally {
       model.dispose();
     }

@@ -41,6 +41,7 @@ describePrunerContract({
     ['rewindEpoch beyond the epochs', { epochs: 2, rewindEpoch: 3 }],
     ['pruningTimes 0', { pruningTimes: 0 }],
     ['a fractional epoch count', { epochs: 1.5 }],
+    ['a misspelt option', { ratee: 0.5 }],
   ],
   data: { n: 40 },
   checkpoints: true,
@@ -56,6 +57,7 @@ describePrunerContract({
     ['a rewind epoch beyond the epochs', { epochs: 2, rewind: 3 }],
     ['the default rewind epoch with 3 epochs', { epochs: 3 }],
     ['an unknown rewind', { rewind: 'start' }],
+    ['a misspelt option', { ratee: 0.5 }],
   ],
   data: { n: 40 },
 });

@@ -1,15 +1,19 @@
 import { z } from 'zod';
 
-/** Learning-rate schedule, evaluated per epoch (fractional epochs allowed for warm-up). */
+/**
+ * Learning-rate schedule, evaluated per epoch (fractional epochs allowed for warm-up).
+ *
+ * @remarks Each variant is strict: a misspelt field (`minlr`) is an error, not ignored.
+ */
 export const scheduleSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('constant') }),
-  z.object({
+  z.strictObject({ type: z.literal('constant') }),
+  z.strictObject({
     type: z.literal('multistep'),
     /** Epochs at which lr is multiplied by gamma. */
     milestones: z.array(z.number().int().nonnegative()),
     gamma: z.number().positive().max(1).default(0.1),
   }),
-  z.object({ type: z.literal('cosine'), minLr: z.number().nonnegative().default(0) }),
+  z.strictObject({ type: z.literal('cosine'), minLr: z.number().nonnegative().default(0) }),
 ]);
 
 /** A learning-rate schedule. */
