@@ -5,7 +5,15 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Model, Rng, createContainer, createModel, isUnlearnError } from '@unlearnjs/core';
 // The model plugins are not re-exported from the package root yet; import them from source.
-import { CIFAR10_MEAN, type VitOptions, normalizeCifar, patchify, registerCoreModels, vitDefinition } from '@unlearnjs/core';
+import {
+  CIFAR10_MEAN,
+  type VitOptions,
+  normalizeCifar,
+  patchify,
+  registerCoreModels,
+  vitDefinition,
+  vitOptionsSchema,
+} from '@unlearnjs/core';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -41,6 +49,7 @@ const full = (o: Partial<VitOptions>): VitOptions => ({
   mlpDim: 384,
   numClasses: 10,
   dropout: 0,
+  prunable: 'output-mlp',
   ...o,
 });
 
@@ -66,11 +75,40 @@ describe('vit structure and options', () => {
     expect(shapes.get('blocks.0.mlp.fc1.kernel')).toEqual([192, 384]);
     expect(shapes.get('blocks.0.mlp.fc2.kernel')).toEqual([384, 192]);
     expect(shapes.get('head.kernel')).toEqual([192, 10]);
-    expect(def.prunable).toHaveLength(6 * 6);
-    expect(def.prunable).toContain('blocks.3.attn.out.kernel');
-    expect(def.prunable.every((n) => n.startsWith('blocks.') && n.endsWith('.kernel'))).toBe(true);
     expect(def.classifier).toEqual({ kernel: 'head.kernel', bias: 'head.bias' });
     expect(def.buffers).toHaveLength(0);
+  });
+
+  it("prunes the extension's set by default: attention output and MLP kernels, never query/key/value", () => {
+    const defaults = vitOptionsSchema.parse({});
+    expect(defaults.prunable).toBe('output-mlp');
+    const def = vitDefinition(defaults);
+    const perBlock = (i: number) => [`blocks.${i}.attn.out.kernel`, `blocks.${i}.mlp.fc1.kernel`, `blocks.${i}.mlp.fc2.kernel`];
+    expect([...def.prunable].sort()).toEqual([0, 1, 2, 3, 4, 5].flatMap(perBlock).sort());
+    expect(def.prunable.some((n) => /attn\.(query|key|value)/.test(n))).toBe(false);
+  });
+
+  it("with prunable 'qkv-output-mlp' also prunes query/key/value, and rejects an unknown set", () => {
+    const def = vitDefinition(full({ prunable: 'qkv-output-mlp' }));
+    expect(def.prunable).toHaveLength(6 * 6);
+    for (const n of ['query', 'key', 'value', 'out']) expect(def.prunable).toContain(`blocks.2.attn.${n}.kernel`);
+    expect(def.prunable.every((n) => n.startsWith('blocks.') && n.endsWith('.kernel'))).toBe(true);
+    expect(vitOptionsSchema.safeParse({ prunable: 'qkv' }).success).toBe(false);
+  });
+
+  it('refuses a mask on a query kernel unless query/key/value are prunable', () => {
+    for (const prunable of ['output-mlp', 'qkv-output-mlp'] as const) {
+      const m = build({ ...TINY, prunable });
+      const mask = tf.zeros(m.params.get('blocks.0.attn.query.kernel')?.shape ?? []);
+      try {
+        const set = () => m.setMasks(new Map([['blocks.0.attn.query.kernel', mask]]));
+        if (prunable === 'output-mlp') expect(set).toThrow();
+        else expect(set).not.toThrow();
+      } finally {
+        mask.dispose();
+        m.dispose();
+      }
+    }
   });
 
   it('rejects dim not divisible by heads and a patch that does not divide 32, naming the field', () => {
@@ -235,8 +273,8 @@ describe('vit forward', () => {
   });
 
   it('with masks set, computes the same as a model whose weights were zeroed by hand', () => {
-    const a = build(TINY, 3);
-    const b = build(TINY, 3);
+    const a = build({ ...TINY, prunable: 'qkv-output-mlp' }, 3);
+    const b = build({ ...TINY, prunable: 'qkv-output-mlp' }, 3);
     const rng = new Rng(10);
     const masks = new Map<string, tf.Tensor>();
     for (const n of ['blocks.0.attn.query.kernel', 'blocks.0.attn.out.kernel', 'blocks.0.mlp.fc2.kernel']) {

@@ -25,6 +25,17 @@ export interface VitOptions {
   numClasses: number;
   /** Dropout rate in training mode (after the position embedding, attention projection and MLP layers). @defaultValue 0 */
   dropout: number;
+  /**
+   * Which kernels of each block pruners may prune (the patch embedding and the head never are).
+   * - `'output-mlp'`: the attention output projection (`attn.out`) and the two MLP layers
+   *   (`mlp.fc1`, `mlp.fc2`), as the ViT + LoRA extension of the paper prunes them (its
+   *   fork prunes the `dense` layers of a Hugging Face ViT block: `attention.output.dense`,
+   *   `intermediate.dense`, `output.dense`; query/key/value are left dense).
+   * - `'qkv-output-mlp'`: also the attention query/key/value kernels (every dense kernel of
+   *   the block; the only set before this option existed).
+   * @defaultValue 'output-mlp'
+   */
+  prunable: 'output-mlp' | 'qkv-output-mlp';
 }
 
 /**
@@ -40,6 +51,7 @@ export const vitOptionsSchema = z
     mlpDim: z.number().int().min(1).max(16384).default(384),
     numClasses: z.number().int().min(2).max(100_000).default(10),
     dropout: z.number().min(0).lt(1).default(0),
+    prunable: z.enum(['output-mlp', 'qkv-output-mlp'], "prunable must be 'output-mlp' or 'qkv-output-mlp'").default('output-mlp'),
   })
   .superRefine((o, ctx) => {
     if (o.dim % o.heads !== 0) {
@@ -108,9 +120,10 @@ function mergeHeads(x: tf.Tensor3D, b: number, heads: number): tf.Tensor3D {
  * `x += FC2(GELU(FC1(LN(x))))` (exact erf GELU); a final LayerNorm and a dense head on the class
  * token. Init: truncated normal (std 0.02, cut at 2σ) for the class token, position embedding
  * and every block and head kernel, Glorot-uniform for the patch embedding, zeros for biases,
- * ones/zeros for LayerNorm. Prunable: the attention query/key/value/out kernels and the MLP
- * kernels of every block (not the patch embedding or the head), as in the extension of the
- * paper. Attention is shaped to avoid rank-5 transposes and `tf.einsum` (missing or slow on
+ * ones/zeros for LayerNorm. Prunable (`options.prunable`): by default the attention output
+ * kernel and the two MLP kernels of every block, as in the extension of the paper; with
+ * `'qkv-output-mlp'` also the query/key/value kernels; never the patch embedding or the head.
+ * Attention is shaped to avoid rank-5 transposes and `tf.einsum` (missing or slow on
  * wasm).
  */
 export function vitDefinition(options: VitOptions): ModelDefinition {
@@ -137,7 +150,9 @@ export function vitDefinition(options: VitOptions): ModelDefinition {
   for (let i = 0; i < depth; i++) {
     const b = `blocks.${i}`;
     norm(`${b}.norm1`);
-    for (const n of ['query', 'key', 'value', 'out']) linear(`${b}.attn.${n}`, dim, dim, 'trunc-normal:0.02', true);
+    const pruneQkv = options.prunable === 'qkv-output-mlp';
+    for (const n of ['query', 'key', 'value']) linear(`${b}.attn.${n}`, dim, dim, 'trunc-normal:0.02', pruneQkv);
+    linear(`${b}.attn.out`, dim, dim, 'trunc-normal:0.02', true);
     norm(`${b}.norm2`);
     linear(`${b}.mlp.fc1`, dim, mlpDim, 'trunc-normal:0.02', true);
     linear(`${b}.mlp.fc2`, mlpDim, dim, 'trunc-normal:0.02', true);
