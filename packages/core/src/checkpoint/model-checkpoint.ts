@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnlearnError } from '../errors/unlearn-error.js';
-import type { Model } from '../models/model.js';
+import { type Model, firstNonBinary } from '../models/model.js';
 import { type CheckpointData, type StoredArray, readCheckpoint, writeCheckpoint } from './checkpoint-file.js';
 
 /** Copy tensors into plain arrays for a checkpoint. */
@@ -50,7 +50,10 @@ export async function saveModel(file: string, model: Model, meta: Record<string,
  * @param model - target model
  * @param data - from {@link readCheckpoint}
  * @param file - for messages
- * @throws UnlearnError `UNLEARN_CHECKPOINT_INCOMPATIBLE` when the architecture or config differs
+ * @throws UnlearnError `UNLEARN_CHECKPOINT_INCOMPATIBLE` when the architecture or config differs;
+ *   `UNLEARN_NON_FINITE_WEIGHTS` when a weight or buffer holds NaN/±Inf; `UNLEARN_MASK_MISMATCH`
+ *   when a mask is not exactly 0/1 or does not fit a prunable weight. Each names `file`, and
+ *   `details.tensor` the array at fault. Values are checked before the model changes.
  */
 export function loadModelFromCheckpoint(model: Model, data: CheckpointData, file = 'checkpoint'): void {
   const arch = data.meta.arch;
@@ -61,6 +64,28 @@ export function loadModelFromCheckpoint(model: Model, data: CheckpointData, file
       { details: { file, arch, config: data.meta.config } },
     );
   }
+  // Checked on the plain arrays, before any tensor exists or the model changes: a NaN weight
+  // makes every prediction class 0 (argMax of NaN), which reads as a plausible 0% accuracy.
+  for (const [name, a] of data.groups.weights ?? []) {
+    const bad = a.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new UnlearnError(
+        'UNLEARN_NON_FINITE_WEIGHTS',
+        `${file} holds ${a.data[bad]} at index ${bad} of weight "${name}"; re-run the step that wrote it (with a lower learning rate if training diverged).`,
+        { details: { file, tensor: `weights/${name}`, group: 'weights', name, index: bad, value: a.data[bad] } },
+      );
+    }
+  }
+  for (const [name, a] of data.groups.masks ?? []) {
+    const bad = firstNonBinary(a.data);
+    if (bad >= 0) {
+      throw new UnlearnError(
+        'UNLEARN_MASK_MISMATCH',
+        `${file} holds ${a.data[bad]} at index ${bad} of the mask for "${name}"; masks must be exactly 0 or 1. Re-run the pruning step that wrote it.`,
+        { details: { file, tensor: `masks/${name}`, group: 'masks', name, index: bad, value: a.data[bad] } },
+      );
+    }
+  }
   const weights = arraysToTensors(data.groups.weights);
   const masks = arraysToTensors(data.groups.masks);
   try {
@@ -69,6 +94,12 @@ export function loadModelFromCheckpoint(model: Model, data: CheckpointData, file
     model.clearMasks();
     model.load(weights, { strict: true });
     if (masks.size > 0) model.setMasks(masks);
+  } catch (err) {
+    // Model's errors name the weight but not the file the caller will have to delete.
+    if (err instanceof UnlearnError && err.details.file === undefined) {
+      throw new UnlearnError(err.code, `${file}: ${err.message}`, { details: { ...err.details, file }, cause: err });
+    }
+    throw err;
   } finally {
     for (const t of [...weights.values(), ...masks.values()]) t.dispose();
   }
@@ -79,6 +110,7 @@ export function loadModelFromCheckpoint(model: Model, data: CheckpointData, file
  * @param file - path
  * @param model - target model of the same architecture and config
  * @returns the checkpoint's metadata
+ * @throws UnlearnError what {@link readCheckpoint} and {@link loadModelFromCheckpoint} throw
  */
 export async function loadModel(file: string, model: Model): Promise<Record<string, unknown>> {
   const data = await readCheckpoint(file);

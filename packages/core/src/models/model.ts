@@ -160,6 +160,19 @@ function initValues(spec: ParamSpec, rng: Rng): Float32Array {
 }
 
 /**
+ * The index of the first value that is not exactly 0 or 1 (NaN included), or -1.
+ * @param data - mask values
+ * @returns an index into `data`, or -1 when it is a valid 0/1 mask
+ */
+export function firstNonBinary(data: ArrayLike<number> | ArrayLike<boolean>): number {
+  for (let i = 0; i < data.length; i++) {
+    const v = Number(data[i]);
+    if (v !== 0 && v !== 1) return i;
+  }
+  return -1;
+}
+
+/**
  * A trainable model: named parameters, buffers, pruning masks and a forward function.
  *
  * @remarks
@@ -381,7 +394,10 @@ export class Model {
    * Replace the masks. Each must be 0/1, have the weight's shape, and name a prunable weight.
    * The model copies them (the caller keeps ownership of its tensors) and applies them.
    * @param masks - masks by weight name; weights not named become dense
-   * @throws UnlearnError `UNLEARN_MASK_MISMATCH` on an unknown name or a wrong shape
+   * @throws UnlearnError `UNLEARN_MASK_MISMATCH` on an unknown name, a wrong shape, or a value
+   *   other than exactly 0 or 1 (0.5, NaN, ±Inf: applying it would scale the weight, not prune
+   *   it); `details.name` names the mask. Nothing changes on the model when it throws.
+   * @remarks Reads every mask back to check its values (one download per mask on GPU backends).
    */
   setMasks(masks: ReadonlyMap<string, tf.Tensor>): void {
     for (const [name, m] of masks) {
@@ -396,6 +412,17 @@ export class Model {
           'UNLEARN_MASK_MISMATCH',
           `Mask for "${name}" has shape [${m.shape}] but the weight has [${p.shape}]; was it made for another architecture or width?`,
           { details: { name, maskShape: m.shape, weightShape: p.shape } },
+        );
+      }
+      const values = m.dataSync();
+      const bad = firstNonBinary(values);
+      if (bad >= 0) {
+        const value = Number(values[bad]);
+        throw new UnlearnError(
+          'UNLEARN_MASK_MISMATCH',
+          `Mask for "${name}" holds ${value} at index ${bad}; masks must be exactly 0 (pruned) or 1 (kept). ` +
+            'Threshold it (e.g. tf.greater(scores, t)) before setting it.',
+          { details: { name, index: bad, value } },
         );
       }
     }
