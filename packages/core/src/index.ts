@@ -88,6 +88,7 @@ export {
   type CheckpointData,
   type StoredArray,
 } from './checkpoint/checkpoint-file.js';
+export { removeStaleTempFiles } from './checkpoint/remove-stale-temp-files.js';
 export {
   saveModel,
   loadModel,

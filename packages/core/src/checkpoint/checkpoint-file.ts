@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { UnlearnError } from '../errors/unlearn-error.js';
+import { removeStaleTempFilesOf } from './remove-stale-temp-files.js';
 
 /**
  * The on-disk format version written by this release.
@@ -54,7 +55,8 @@ interface Header {
 
 /**
  * Write a checkpoint atomically: to `<file>.<pid>.tmp`, fsync, then rename over `file`, so a
- * crash never leaves a half-written checkpoint under the real name.
+ * crash never leaves a half-written checkpoint under the real name. Temp files of `file` left
+ * by writers that are no longer running are removed first.
  *
  * @param file - destination path (folders are created)
  * @param data - what to store
@@ -103,6 +105,7 @@ export async function writeCheckpoint(file: string, data: CheckpointData): Promi
   for (const p of parts) hash.update(p);
   parts.push(hash.digest());
   await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  await removeStaleTempFilesOf(file);
   const tmp = `${file}.${process.pid}.tmp`;
   const fh = await fs.open(tmp, 'w');
   try {
@@ -276,12 +279,14 @@ export async function fileExists(file: string): Promise<boolean> {
 }
 
 /**
- * Write a text file atomically (temp file + rename).
+ * Write a text file atomically (temp file + rename). Temp files of `file` left by writers that
+ * are no longer running are removed first.
  * @param file - destination
  * @param text - content
  */
 export async function writeFileAtomic(file: string, text: string | Uint8Array): Promise<void> {
   await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  await removeStaleTempFilesOf(file);
   const tmp = `${file}.${process.pid}.tmp`;
   await fs.writeFile(tmp, text);
   await fs.rename(tmp, file);
