@@ -92,6 +92,11 @@ describe('makeSplits', () => {
     expect(subsetSize(some.forget)).toBe(40);
     expect(subsetLabels(some.forget).every((l) => l === 6)).toBe(true);
     expect(classCounts(some.retain)[6]).toBe(140);
+    // Only part of the class is forgotten: the reference keeps the class in its test loader.
+    expect(subsetSize(some.testRetainClasses)).toBe(300);
+    // numToForget equal to the class size is the whole class.
+    const all = makeSplits(train, test, { seed: 2, classToForget: 6, numToForget: 180 });
+    expect(subsetSize(all.testRetainClasses)).toBe(270);
   });
 
   it('random: draws numToForget (default 10% of the train split) from all classes', () => {

@@ -13,6 +13,7 @@ import {
   predictProbabilities,
 } from '@unlearnjs/core';
 import { z } from 'zod';
+import { referenceTestSet } from './reference-test-set.js';
 
 /** Schema of the `accuracy` evaluator's options. */
 export const accuracyOptionsSchema = z.strictObject({
@@ -97,9 +98,9 @@ export function predictWith(model: Model, subset: Subset, batchSize: number, ser
  * @remarks
  * - **UA** (unlearning accuracy) = 100 − top-1 accuracy on D_f.
  * - **RA** = accuracy on D_r (on a seeded subsample of `maxRetain` images when set).
- * - **TA** = accuracy on the test set; for class-wise forgetting (`classToForget ≥ 0`) on the
- *   test images of the remaining classes (`testRetainClasses`, or the test set without the
- *   forgotten class when that is not given). **TA-all** is always the full test set.
+ * - **TA** = accuracy on the reference's test set ({@link referenceTestSet}): without the
+ *   forgotten class when the whole class is forgotten (`testRetainClasses`, or the test set
+ *   without `classToForget` when that is not given). **TA-all** is always the full test set.
  *
  * All in percent, in eval mode without augmentation. `details.perClassTestAccuracy` maps each
  * class name to its accuracy on the full test set (classes absent from it are left out);
@@ -129,27 +130,16 @@ export class AccuracyEvaluator implements Evaluator<AccuracyOptions> {
     const testP = predictWith(model, data.test, options.batchSize, services, 'accuracy: test');
 
     const taAll = accuracyOf(testP);
+    const taSet = referenceTestSet(data);
     let ta = taAll;
-    let taSize = testP.n;
-    if (data.classToForget >= 0) {
-      const given = data.testRetainClasses;
-      if (given === data.test) {
-        // Already the right set.
-      } else if (given) {
-        requireNonEmpty(given, 'testRetainClasses', this.name);
-        const positions = positionsIn(given, data.test);
-        ta = positions
-          ? accuracyOf(testP, positions)
-          : accuracyOf(predictWith(model, given, options.batchSize, services, 'accuracy: test (retained classes)'));
-        taSize = given.indices.length;
-      } else {
-        const keep: number[] = [];
-        for (let i = 0; i < testP.n; i++) if (testP.labels[i] !== data.classToForget) keep.push(i);
-        requireNonEmpty({ source: data.test.source, indices: Int32Array.from(keep) }, 'test (without the forgotten class)', this.name);
-        ta = accuracyOf(testP, keep);
-        taSize = keep.length;
-      }
+    if (taSet.subset !== data.test) {
+      requireNonEmpty(taSet.subset, data.testRetainClasses ? 'testRetainClasses' : 'test (without the forgotten class)', this.name);
+      const positions = positionsIn(taSet.subset, data.test);
+      ta = positions
+        ? accuracyOf(testP, positions)
+        : accuracyOf(predictWith(model, taSet.subset, options.batchSize, services, 'accuracy: test (retained classes)'));
     }
+    const taSize = taSet.subset.indices.length;
 
     const classNames = data.test.source.classNames;
     const correct = new Array<number>(classNames.length).fill(0);
@@ -176,6 +166,7 @@ export class AccuracyEvaluator implements Evaluator<AccuracyOptions> {
         perClassTestAccuracy,
         perClassTestCount,
         classToForget: data.classToForget,
+        testForTA: taSet.name,
         sizes: {
           forget: forgetP.n,
           retain: data.retain.indices.length,

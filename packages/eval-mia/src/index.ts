@@ -31,6 +31,7 @@ export {
   readResults,
   resultRow,
 } from './results-schema.js';
+export { type ReferenceTestSet, referenceTestSet } from './reference-test-set.js';
 export { GAP_METRICS, type GapMetric, type GapRow, gapToRetrain } from './gap-to-retrain.js';
 export { REPORT_METRICS, type ReportMetric } from './report-layout.js';
 export { renderMarkdownTable, renderGapMarkdownTable, renderMarkdownReport } from './render-markdown-table.js';

@@ -1,6 +1,16 @@
 import { GAP_METRICS } from './gap-to-retrain.js';
 import { renderSvgChart } from './render-svg-chart.js';
-import { METRIC_TITLES, REPORT_METRICS, escapeXml, fmt, hasRetrain, methodLines, sparsitiesOf, sparsityLabel } from './report-layout.js';
+import {
+  METRIC_TITLES,
+  REPORT_METRICS,
+  describeForgetSet,
+  escapeXml,
+  fmt,
+  hasRetrain,
+  methodLines,
+  sparsitiesOf,
+  sparsityLabel,
+} from './report-layout.js';
 import type { Results } from './results-schema.js';
 
 const STYLE = `
@@ -62,9 +72,7 @@ ${gapRows.join('\n')}
   const charts = REPORT_METRICS.map(
     (m) => `<figure>\n${renderSvgChart(results, m).trim()}\n<figcaption>${escapeXml(METRIC_TITLES[m])}</figcaption>\n</figure>`,
   ).join('\n');
-  const forget = results.forget
-    ? ` Forget set: ${results.forget.size} images, ${results.forget.classToForget >= 0 ? `class ${results.forget.classToForget}` : 'random'}.`
-    : '';
+  const forget = describeForgetSet(results);
 
   return `<!DOCTYPE html>
 <html lang="en">

@@ -1,5 +1,14 @@
 import { GAP_METRICS } from './gap-to-retrain.js';
-import { METRIC_TITLES, REPORT_METRICS, fmt, hasRetrain, methodLines, sparsitiesOf, sparsityLabel } from './report-layout.js';
+import {
+  METRIC_TITLES,
+  REPORT_METRICS,
+  describeForgetSet,
+  fmt,
+  hasRetrain,
+  methodLines,
+  sparsitiesOf,
+  sparsityLabel,
+} from './report-layout.js';
 import type { Results } from './results-schema.js';
 
 // A `|` inside a GFM table cell must be escaped, or it starts a new cell.
@@ -69,9 +78,7 @@ export function renderMarkdownReport(results: Results): string {
     `# Unlearning results: ${cell(results.model.arch)}`,
     '',
     `Model \`${results.model.arch}\` ${JSON.stringify(results.model.config)}, pruned model sparsity ${Number((results.model.sparsity * 100).toFixed(1))}%; created ${results.createdAt}.` +
-      (results.forget
-        ? ` Forget set: ${results.forget.size} images, ${results.forget.classToForget >= 0 ? `class ${results.forget.classToForget}` : 'random'}.`
-        : ''),
+      describeForgetSet(results),
     '',
     'All metrics in percent except RTE (minutes). UA = 100 − accuracy on the forget set; MIA-Efficacy = share of the forget set the SVM attack calls non-member.',
     '',

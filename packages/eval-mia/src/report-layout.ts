@@ -68,3 +68,17 @@ export function fmt(v: number | null | undefined): string {
 export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
+
+/**
+ * The sentence the reports give about the forget set and the held-out set TA and the MIA used.
+ * @param results - validated results
+ * @returns e.g. " Forget set: 270 images, class 0. TA and the MIA's non-members: the test set
+ *   without class 0 (900 images)." (with a leading space), or `''` when the results say nothing
+ * @internal
+ */
+export function describeForgetSet(results: Results): string {
+  const f = results.forget;
+  if (!f) return '';
+  const kind = f.classToForget >= 0 ? `class ${f.classToForget}` : 'random';
+  return ` Forget set: ${f.size} images, ${kind}.${f.heldOut ? ` TA and the MIA's non-members: ${f.heldOut}.` : ''}`;
+}

@@ -70,6 +70,12 @@ export const resultsSchema = z
         classToForget: z.number().int().min(-1),
         size: z.number().int().min(0),
         seed: z.number().int().optional(),
+        /**
+         * The held-out images TA was measured on and the MIA took its non-members from, e.g.
+         * "the test set without class 0 (9,000 images)" (the reference drops the class when the
+         * whole class is forgotten).
+         */
+        heldOut: z.string().min(1).optional(),
       })
       .optional(),
     /** The retain set: its size and how many of its images RA was measured on. */

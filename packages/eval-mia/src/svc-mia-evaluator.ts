@@ -13,6 +13,7 @@ import {
 import { z } from 'zod';
 import { predictWith } from './accuracy-evaluator.js';
 import { type FeatureMatrix, MIA_FEATURES, type MiaFeature, miaFeatureMatrix } from './mia-features.js';
+import { referenceTestSet } from './reference-test-set.js';
 import { type SvmClassifier, type SvmClassifierOptions, createSvmClassifier } from './svm-classifier.js';
 
 /** Schema of the `svc-mia` evaluator's options. */
@@ -74,8 +75,11 @@ function features(p: Predictions, f: MiaFeature): FeatureMatrix {
  * paper's code (OPTML-Group/Unlearn-Sparse, `SVC_MIA`).
  *
  * @remarks
- * Shadow data: members = the first n images of D_r (label 1), non-members = the first n test
- * images (label 0), n = min(|test|, |D_r|, `maxShadow`). For each feature an RBF C-SVC
+ * Shadow data: members = the first n images of D_r (label 1), non-members = the first n images
+ * of the reference's test set (label 0): the whole test set, or under whole-class forgetting
+ * the test set without the forgotten class, as the reference's test loader
+ * ({@link referenceTestSet}); n = min(|that set|, |D_r|, `maxShadow`). `details.nonMembers`
+ * names the set used. For each feature an RBF C-SVC
  * (C = 3, gamma = 1/number of feature columns, i.e. scikit-learn's `gamma='auto'`) is trained on
  * the shadow data.
  *
@@ -122,10 +126,20 @@ export class SvcMiaEvaluator implements Evaluator<SvcMiaOptions> {
         );
       }
     }
-    const n = Math.min(data.test.indices.length, data.retain.indices.length, options.maxShadow ?? Number.POSITIVE_INFINITY);
+    // Non-members are held-out images the model never trained on: under whole-class forgetting
+    // the reference's test loader has no image of the forgotten class, and neither do they.
+    const heldOut = referenceTestSet(data);
+    if (heldOut.subset.indices.length === 0) {
+      throw new UnlearnError(
+        'UNLEARN_INVALID_OPTIONS',
+        `The svc-mia evaluator got no shadow non-member: ${heldOut.description}; pass test images of other classes.`,
+        { details: { evaluator: this.name, set: heldOut.name } },
+      );
+    }
+    const n = Math.min(heldOut.subset.indices.length, data.retain.indices.length, options.maxShadow ?? Number.POSITIVE_INFINITY);
     const predict = (s: Subset, label: string) => predictWith(model, s, options.batchSize, services, `svc-mia: ${label}`);
     const members = predict(takeFirst(data.retain, n), 'shadow members');
-    const nonMembers = predict(takeFirst(data.test, n), 'shadow non-members');
+    const nonMembers = predict(takeFirst(heldOut.subset, n), 'shadow non-members');
     const forget = predict(data.forget, 'forget');
 
     const half = Math.floor(n / 2);
@@ -181,6 +195,8 @@ export class SvcMiaEvaluator implements Evaluator<SvcMiaOptions> {
       metrics,
       details: {
         features: options.features,
+        nonMembers: heldOut.name,
+        nonMembersDescription: heldOut.description,
         C: options.C,
         gamma,
         supportVectors,

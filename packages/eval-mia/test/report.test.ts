@@ -8,6 +8,7 @@ import {
   gapToRetrain,
   readResults,
   renderHtmlReport,
+  renderMarkdownReport,
   renderMarkdownTable,
   renderSvgChart,
   resultRow,
@@ -153,6 +154,19 @@ describe('renderers', () => {
     expect(html).not.toMatch(/<script|<link|src=|href=/);
     for (const m of ['retrain', 'ft', 'ft + LoRA', 'ga', 'x&lt;&amp;&quot;y&#39;&gt;']) expect(html).toContain(`>${m}</th>`);
     expect(html).not.toContain(WEIRD);
+  });
+});
+
+describe('the held-out set in the reports', () => {
+  it('names the test set TA and the MIA used, in Markdown and HTML, and validates it', () => {
+    const classWise = validateResults({
+      ...results,
+      forget: { classToForget: 0, size: 270, seed: 1, heldOut: 'the test set without class 0 (900 images)' },
+    });
+    const line = "TA and the MIA's non-members: the test set without class 0 (900 images).";
+    expect(renderMarkdownReport(classWise)).toContain(`Forget set: 270 images, class 0. ${line}`);
+    expect(renderHtmlReport(classWise)).toContain(line.replace("'", '&#39;'));
+    expect(() => validateResults({ ...results, forget: { ...results.forget, heldOut: '' } })).toThrow();
   });
 });
 

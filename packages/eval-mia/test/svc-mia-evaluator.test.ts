@@ -124,6 +124,68 @@ describe('svc-mia evaluator', () => {
     model.dispose();
   });
 
+  it('under whole-class forgetting takes its non-members from the test set without that class, as the reference', async () => {
+    const model = channelModel();
+    const calls: FeatureMatrix[] = [];
+    const fake = async (): Promise<SvmClassifier> => ({
+      numSupportVectors: 0,
+      gamma: undefined,
+      train: (x) => void calls.push({ ...x, data: Float64Array.from(x.data) }),
+      predict: (x) => new Int32Array(x.rows),
+      dispose: () => {},
+    });
+    const labels = Array.from(testAll.indices, (i) => test.labels[i]);
+    const c = labels[0]; // the forgotten class holds the first test image, so "the first n" differ
+    const without = { source: test, indices: testAll.indices.filter((i) => test.labels[i] !== c) };
+    const n = 8;
+    const run = (data: EvalData) =>
+      new SvcMiaEvaluator(fake).evaluate({
+        model,
+        data,
+        options: svcMiaOptionsSchema.parse({ features: ['confidence'], maxShadow: n, privacy: false }),
+        services: runServices(container(), 'test'),
+      });
+    // Class-wise without testRetainClasses: the class is dropped; with it: that set is used.
+    for (const data of [
+      { forget: forgetMixed, retain, test: testAll, classToForget: c },
+      { forget: forgetMixed, retain, test: testAll, testRetainClasses: without, classToForget: c },
+    ]) {
+      calls.length = 0;
+      const r = await run(data);
+      const z = (i: number) => [0, 1, 2].map((k) => Math.exp(10 * ((test.images[i * 3072 + k] as number) / 255)));
+      const conf = (i: number) => z(i)[test.labels[i]] / z(i).reduce((a, b) => a + b);
+      for (let k = 0; k < n; k++) expect(calls[0].data[n + k]).toBeCloseTo(conf(without.indices[k]), 5);
+      expect(r.details).toMatchObject({ nonMembers: `test-without-class-${c}` });
+    }
+    // Random forgetting, or only some images of the class (testRetainClasses = test): every class.
+    calls.length = 0;
+    const partial = await run({ forget: forgetMixed, retain, test: testAll, testRetainClasses: testAll, classToForget: c });
+    expect(partial.details).toMatchObject({ nonMembers: 'test' });
+    const z0 = [0, 1, 2].map((k) => Math.exp(10 * ((test.images[testAll.indices[0] * 3072 + k] as number) / 255)));
+    expect(calls[0].data[n]).toBeCloseTo(z0[c] / z0.reduce((a, b) => a + b), 5); // the class-c image is in
+    model.dispose();
+  });
+
+  it('gives the same efficacy for class-wise forgetting as for the test set without the class (real SVM)', async () => {
+    const model = channelModel();
+    const c = test.labels[testAll.indices[0]];
+    const without = { source: test, indices: testAll.indices.filter((i) => test.labels[i] !== c) };
+    const opts = { features: ['confidence'] as const, privacy: false };
+    const classWise = await runEvaluator(container(), 'svc-mia', {
+      model,
+      data: { forget: forgetMixed, retain, test: testAll, classToForget: c },
+      options: { ...opts, features: [...opts.features] },
+    });
+    const filtered = await runEvaluator(container(), 'svc-mia', {
+      model,
+      data: { forget: forgetMixed, retain, test: without, classToForget: -1 },
+      options: { ...opts, features: [...opts.features] },
+    });
+    expect(classWise.metrics['MIA-efficacy']).toBe(filtered.metrics['MIA-efficacy']);
+    expect(classWise.details?.sizes).toMatchObject({ shadowNonMembers: Math.min(without.indices.length, 40) });
+    model.dispose();
+  });
+
   it('refuses bad options and empty sets with coded errors', async () => {
     const model = channelModel();
     const data: EvalData = { forget: forgetMixed, retain, test: testAll, classToForget: -1 };

@@ -15,7 +15,11 @@ export type DataSplits = {
   readonly retain: Subset;
   /** The whole test set. */
   readonly test: Subset;
-  /** The test set without the forgotten class (class-wise forgetting), else the whole test set. */
+  /**
+   * The test set the reference measures TA on and draws MIA non-members from: without the
+   * forgotten class when the whole class is forgotten, else the whole test set (random
+   * forgetting, or only some images of the class).
+   */
   readonly testRetainClasses: Subset;
   /** The forgotten class, or -1 for random forgetting. */
   readonly classToForget: number;
@@ -88,8 +92,10 @@ function proportionalQuotas(counts: Int32Array, total: number, pool: number): In
  *    images, stratified: each class gives its share of the pool (largest remainder rounding),
  *    so 5,000 of the full 50,000 is exactly 500 per class. The rest is the train split.
  * 2. Class-wise forgetting (`classToForget = c`): D_f = every train-split image of class c
- *    (4,500 for the full set), or a seeded choice of `numToForget` of them. The test
- *    accuracy of the unlearned model is then measured on `testRetainClasses` (9 classes).
+ *    (4,500 for the full set), or a seeded choice of `numToForget` of them (the reference's
+ *    `replace_class`). When the whole class is forgotten, `testRetainClasses` is the test set
+ *    without class c (9 classes), as the reference's test loader; when only some of its images
+ *    are, the class stays in the test set, as there.
  * 3. Random forgetting (`classToForget = -1`): D_f = `numToForget` images drawn uniformly
  *    from the train split.
  * 4. D_r = train split minus D_f.
@@ -167,8 +173,10 @@ export function makeSplits(train: ImageSet, test: ImageSet, options: MakeSplitsO
   }
 
   const testAll = fullSubset(test);
-  const testRetainClasses =
-    classToForget >= 0 ? { source: test, indices: testAll.indices.filter((i) => test.labels[i] !== classToForget) } : testAll;
+  const wholeClass = classToForget >= 0 && forget.length === trainIdx.filter((i) => train.labels[i] === classToForget).length;
+  const testRetainClasses = wholeClass
+    ? { source: test, indices: testAll.indices.filter((i) => test.labels[i] !== classToForget) }
+    : testAll;
 
   return {
     train: { source: train, indices: trainIdx },
