@@ -17,9 +17,10 @@ import {
 
 // ---- a tiny ustar writer -------------------------------------------------------------------
 
-function tarHeader(name: string, size: number, type = '0'): Buffer {
+function tarHeader(name: string, size: number, type = '0', linkpath = ''): Buffer {
   const h = Buffer.alloc(512);
   h.write(name, 0, 100, 'utf8');
+  h.write(linkpath, 157, 100, 'utf8');
   h.write('0000644\0', 100);
   h.write('0000000\0', 108);
   h.write('0000000\0', 116);
@@ -35,13 +36,13 @@ function tarHeader(name: string, size: number, type = '0'): Buffer {
   return h;
 }
 
-type Entry = { name: string; data?: Buffer; type?: string; claimSize?: number };
+type Entry = { name: string; data?: Buffer; type?: string; claimSize?: number; linkpath?: string };
 
 function tar(entries: Entry[], end = true): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
     const data = e.data ?? Buffer.alloc(0);
-    parts.push(tarHeader(e.name, e.claimSize ?? data.length, e.type));
+    parts.push(tarHeader(e.name, e.claimSize ?? data.length, e.type, e.linkpath));
     parts.push(data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   if (end) parts.push(Buffer.alloc(1024));
@@ -223,6 +224,27 @@ describe('downloadCifar10', () => {
     expect(e.code).toBe('UNLEARN_DATA_CORRUPT');
     expect(e.message).toContain('claims 9219 bytes');
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('never writes outside the folder: links, ".." paths and absolute paths are skipped', async () => {
+    const body = gzipSync(
+      tar([
+        ...Object.entries(FILES)
+          .filter(([n]) => n !== 'data_batch_1.bin')
+          .map(([n, data]) => ({ name: `cifar-10-batches-bin/${n}`, data })),
+        // A symlink under the wanted name, then the same name reached through "..".
+        { name: 'cifar-10-batches-bin/data_batch_1.bin', type: '2', linkpath: '/etc/passwd' },
+        { name: 'cifar-10-batches-bin/../cifar-10-batches-bin/data_batch_1.bin', data: FILES['data_batch_1.bin'] },
+        { name: 'cifar-10-batches-bin/../../escaped.bin', data: Buffer.from('nope') },
+        { name: '/tmp/absolute.bin', data: Buffer.from('nope') },
+      ]),
+    );
+    served.body = body;
+    const e = await failure(downloadCifar10({ ...opts(), expected: { ...EXPECTED, archiveMd5: md5(body) } }));
+    expect(e.code).toBe('UNLEARN_DATA_CORRUPT');
+    expect(e.message).toContain('data_batch_1.bin');
+    expect(readdirSync(dir)).toEqual([]);
+    expect(existsSync(join(dir, '..', 'escaped.bin'))).toBe(false);
   });
 
   it('rejects an archive that lacks a wanted file', async () => {
