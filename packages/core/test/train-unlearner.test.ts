@@ -82,7 +82,7 @@ describe('sgdUnlearnOptionFields', () => {
     expect(schema.parse({})).toEqual({
       epochs: 10,
       lr: 0.01,
-      batchSize: 128,
+      batchSize: 256,
       momentum: 0.9,
       weightDecay: 5e-4,
       augment: true,

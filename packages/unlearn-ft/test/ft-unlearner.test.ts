@@ -51,7 +51,7 @@ describe('ft', () => {
     expect(ftOptionsSchema.parse({})).toEqual({
       epochs: 10,
       lr: 0.01,
-      batchSize: 128,
+      batchSize: 256,
       momentum: 0.9,
       weightDecay: 5e-4,
       augment: true,

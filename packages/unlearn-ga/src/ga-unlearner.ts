@@ -12,7 +12,7 @@ import { z } from 'zod';
 
 /**
  * Zod schema of {@link GaOptions}: validates and fills in the defaults of the reference code
- * (5 epochs, lr 1e-4, SGD momentum 0.9, weight decay 5e-4, batch 128, augmentation on).
+ * (5 epochs, lr 1e-4, SGD momentum 0.9, weight decay 5e-4, batch 256, augmentation on).
  *
  * @remarks Unknown keys are rejected, so a misspelt option fails instead of being ignored.
  * `lr` is capped at 10, as core's `train` caps it.

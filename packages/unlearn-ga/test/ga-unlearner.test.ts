@@ -55,7 +55,7 @@ describe('ga', () => {
     expect(gaOptionsSchema.parse({})).toMatchObject({
       epochs: 5,
       lr: 1e-4,
-      batchSize: 128,
+      batchSize: 256,
       momentum: 0.9,
       weightDecay: 5e-4,
       augment: true,

@@ -16,7 +16,7 @@ const { epochs, lr, ...sgdFields } = sgdUnlearnOptionFields({ epochs: 10, lr: 0.
 
 /**
  * Zod schema of {@link L1SparseOptions}: validates and fills in the defaults (10 epochs,
- * lr 0.01, α 5e-4, no L1-free epochs, SGD momentum 0.9, weight decay 5e-4, batch 128,
+ * lr 0.01, α 5e-4, no L1-free epochs, SGD momentum 0.9, weight decay 5e-4, batch 256,
  * augmentation on).
  *
  * @remarks Unknown keys are rejected, so a misspelt option fails instead of being ignored.

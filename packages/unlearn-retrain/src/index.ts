@@ -9,4 +9,10 @@
  * @packageDocumentation
  */
 export { registerRetrain, retrainPlugin } from './register.js';
-export { RetrainUnlearner, retrainOptionsSchema, retrainSchedule, type RetrainOptions } from './retrain-unlearner.js';
+export {
+  RetrainUnlearner,
+  defaultRetrainMilestones,
+  retrainOptionsSchema,
+  retrainSchedule,
+  type RetrainOptions,
+} from './retrain-unlearner.js';

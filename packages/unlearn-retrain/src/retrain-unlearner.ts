@@ -12,13 +12,14 @@ import { z } from 'zod';
 const { epochs, lr, ...sgdFields } = sgdUnlearnOptionFields({ epochs: 160, lr: 0.1, minEpochs: 1 });
 
 /**
- * Zod schema of {@link RetrainOptions}: validates and fills in the defaults (160 epochs,
- * lr 0.1, lr ×0.1 at 50% and 75% of the epochs, SGD momentum 0.9, weight decay 5e-4,
- * batch 128, augmentation on).
+ * Zod schema of {@link RetrainOptions}: validates and fills in the defaults of the reference
+ * command (160 epochs, lr 0.1, lr ×0.1 at epochs 91 and 136, SGD momentum 0.9, weight decay
+ * 5e-4, batch 256, augmentation on).
  *
  * @remarks Unknown keys are rejected, so a misspelt option fails instead of being ignored.
- * `lr` is capped at 10, as core's `train` caps it. The reference code trains with batch 256;
- * 128 (the paper's appendix) is kept here for the same memory footprint as the other unlearners.
+ * `lr` is capped at 10, as core's `train` caps it. Batch 256 is the reference code's
+ * `--batch_size` default (the paper's appendix says 128). See {@link retrainSchedule} for the
+ * milestones of runs shorter than 137 epochs.
  */
 export const retrainOptionsSchema = z.strictObject({
   // epochs: passes over D_r, at least 1 (default 160); lr: peak SGD learning rate (default 0.1).
@@ -26,7 +27,10 @@ export const retrainOptionsSchema = z.strictObject({
   lr,
   /** Learning-rate schedule: `multistep` (×`gamma` at each milestone), `cosine` (to 0 over the epochs) or `constant`. @defaultValue 'multistep' */
   schedule: z.enum(['multistep', 'cosine', 'constant'], "schedule must be 'multistep', 'cosine' or 'constant'").default('multistep'),
-  /** Epochs at which `multistep` multiplies the lr by `gamma`. @defaultValue [⌊E/2⌋, ⌊3E/4⌋] */
+  /**
+   * Epochs at which `multistep` multiplies the lr by `gamma` (the reference's `--decreasing_lr`).
+   * @defaultValue [91, 136] when `epochs` > 136, else [round(E·91/182), round(E·136/182)]
+   */
   milestones: z.array(z.number().int('milestones must be integers >= 1').min(1, 'milestones must be integers >= 1')).optional(),
   /** Factor of `multistep` at each milestone, in (0, 1]. @defaultValue 0.1 */
   gamma: z.number().gt(0, 'gamma must be in (0, 1]').max(1, 'gamma must be in (0, 1]').default(0.1),
@@ -42,11 +46,29 @@ declare module '@unlearnjs/core' {
   }
 }
 
+/** The reference code's `--decreasing_lr` default: lr ×0.1 at these epochs, of its 182-epoch recipe. */
+const REFERENCE_MILESTONES = [91, 136] as const;
+const REFERENCE_EPOCHS = 182;
+
+/**
+ * The default `multistep` milestones of a retrain of `epochs` epochs.
+ * @param epochs - the number of epochs E, >= 1
+ * @returns `[91, 136]` when E > 136; otherwise `[round(E·91/182), round(E·136/182)]`
+ * @remarks The reference code's MultiStepLR milestones are absolute epochs (`--decreasing_lr
+ * 91,136`, whatever `--unlearn_epochs` is), so its 160-epoch retrain decays at 91 and 136,
+ * and so does ours whenever the run reaches epoch 136. A shorter run would never decay there
+ * (constant lr 0.1 to the end), so it keeps the recipe's proportions instead (E = 10: 5 and 7).
+ */
+export function defaultRetrainMilestones(epochs: number): number[] {
+  if (epochs > REFERENCE_MILESTONES[1]) return [...REFERENCE_MILESTONES];
+  return REFERENCE_MILESTONES.map((m) => Math.round((epochs * m) / REFERENCE_EPOCHS));
+}
+
 /**
  * The learning-rate schedule retraining uses.
  * @param options - `schedule`, `epochs`, `milestones`, `gamma`
  * @returns core's {@link Schedule}: for `multistep`, the given milestones or
- *   `[⌊E/2⌋, ⌊3E/4⌋]` (the reference recipe's 91/136 of 182 epochs, scaled), with `gamma`
+ *   {@link defaultRetrainMilestones}, with `gamma`
  */
 export function retrainSchedule(options: Pick<RetrainOptions, 'schedule' | 'epochs' | 'milestones' | 'gamma'>): Schedule {
   switch (options.schedule) {
@@ -57,7 +79,7 @@ export function retrainSchedule(options: Pick<RetrainOptions, 'schedule' | 'epoc
     case 'multistep':
       return {
         type: 'multistep',
-        milestones: options.milestones ?? [Math.floor(options.epochs / 2), Math.floor((3 * options.epochs) / 4)],
+        milestones: options.milestones ?? defaultRetrainMilestones(options.epochs),
         gamma: options.gamma,
       };
   }

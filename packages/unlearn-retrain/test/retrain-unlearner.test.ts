@@ -18,7 +18,7 @@ import {
   createTinyUnlearnData,
 } from '@unlearnjs/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registerRetrain, retrainOptionsSchema, retrainPlugin, retrainSchedule } from '../src/index.js';
+import { defaultRetrainMilestones, registerRetrain, retrainOptionsSchema, retrainPlugin, retrainSchedule } from '../src/index.js';
 
 describeUnlearnerContract({
   plugin: retrainPlugin,
@@ -44,20 +44,37 @@ function container(seed: number): DependencyContainer {
 }
 
 describe('retrainSchedule', () => {
-  it('defaults to lr x0.1 at 50% and 75% of the epochs', () => {
+  it('keeps the proportions 91/182 and 136/182 (rounded) for runs too short to reach epoch 136', () => {
+    const cases: Array<[number, number[]]> = [
+      [136, [68, 102]],
+      [91, [46, 68]],
+      [10, [5, 7]],
+      [3, [2, 2]],
+      [1, [1, 1]],
+    ];
+    for (const [epochs, milestones] of cases) {
+      expect(defaultRetrainMilestones(epochs), `${epochs} epochs`).toEqual(milestones);
+      expect(retrainSchedule(retrainOptionsSchema.parse({ epochs }))).toMatchObject({ milestones });
+    }
+  });
+
+  it("defaults to the reference command: 160 epochs, lr x0.1 at the reference's absolute epochs 91 and 136, batch 256", () => {
     const o = retrainOptionsSchema.parse({});
     expect(o).toMatchObject({
       epochs: 160,
       lr: 0.1,
       schedule: 'multistep',
       gamma: 0.1,
-      batchSize: 128,
+      batchSize: 256,
       momentum: 0.9,
       weightDecay: 5e-4,
       augment: true,
     });
-    expect(retrainSchedule(o)).toEqual({ type: 'multistep', milestones: [80, 120], gamma: 0.1 });
+    // The reference's MultiStepLR milestones are absolute (--decreasing_lr 91,136): its
+    // 160-epoch retrain decays at 91 and 136, not at 50%/75% of 160.
+    expect(retrainSchedule(o)).toEqual({ type: 'multistep', milestones: [91, 136], gamma: 0.1 });
     expect(retrainSchedule(retrainOptionsSchema.parse({ epochs: 182 }))).toMatchObject({ milestones: [91, 136] });
+    expect(retrainSchedule(retrainOptionsSchema.parse({ epochs: 137 }))).toMatchObject({ milestones: [91, 136] });
     expect(retrainSchedule(retrainOptionsSchema.parse({ milestones: [5] }))).toMatchObject({ milestones: [5] });
     expect(retrainSchedule(retrainOptionsSchema.parse({ schedule: 'cosine' }))).toEqual({ type: 'cosine', minLr: 0 });
   });

@@ -14,7 +14,7 @@ import { z } from 'zod';
 
 /**
  * Zod schema of {@link RlOptions}: validates and fills in the defaults of the reference code
- * (10 epochs, lr 0.01, SGD momentum 0.9, weight decay 5e-4, batch 128, augmentation on).
+ * (10 epochs, lr 0.01, SGD momentum 0.9, weight decay 5e-4, batch 256, augmentation on).
  *
  * @remarks Unknown keys are rejected, so a misspelt option fails instead of being ignored.
  * `lr` is capped at 10, as core's `train` caps it.

@@ -91,7 +91,7 @@ describe('rl', () => {
     expect(rlOptionsSchema.parse({})).toMatchObject({
       epochs: 10,
       lr: 0.01,
-      batchSize: 128,
+      batchSize: 256,
       momentum: 0.9,
       weightDecay: 5e-4,
       augment: true,

@@ -22,8 +22,9 @@ export interface SgdUnlearnDefaults {
  *   to place method-specific fields between `lr` and `batchSize`)
  * @remarks The ranges are those of core's `train` (epochs <= 10000, 0 < lr <= 10, batch
  * 1..65536, momentum and weight decay in [0, 1]); the other defaults are the reference code's
- * (batch 128, momentum 0.9, weight decay 5e-4 with PyTorch SGD semantics, random crop with
- * 4-pixel padding and horizontal flip on, no evaluation during training).
+ * (batch 256, its `--batch_size` default, which `main_forget.py` uses for every loader; the
+ * paper's appendix says 128. Momentum 0.9, weight decay 5e-4 with PyTorch SGD semantics, random
+ * crop with 4-pixel padding and horizontal flip on, no evaluation during training).
  *
  * @example
  * ```ts
@@ -38,13 +39,13 @@ export function sgdUnlearnOptionFields(defaults: SgdUnlearnDefaults) {
     epochs: z.number().int(epochsMessage).min(minEpochs, epochsMessage).max(10_000, 'epochs must be <= 10000').default(defaults.epochs),
     /** SGD learning rate (peak, for a schedule). */
     lr: z.number().gt(0, 'lr must be > 0 (and <= 10)').max(10, 'lr must be > 0 and <= 10').default(defaults.lr),
-    /** Images per SGD step. @defaultValue 128 */
+    /** Images per SGD step (the reference code's `--batch_size`). @defaultValue 256 */
     batchSize: z
       .number()
       .int('batchSize must be an integer >= 1')
       .min(1, 'batchSize must be an integer >= 1')
       .max(65_536, 'batchSize must be <= 65536')
-      .default(128),
+      .default(256),
     /** SGD momentum. @defaultValue 0.9 */
     momentum: z.number().min(0, 'momentum must be in [0, 1]').max(1, 'momentum must be in [0, 1]').default(0.9),
     /** L2 weight decay added to the gradient (PyTorch SGD semantics). @defaultValue 5e-4 */
