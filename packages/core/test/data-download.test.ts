@@ -79,7 +79,8 @@ const EXPECTED: Cifar10Checksums = { archiveMd5: md5(ARCHIVE), files: EXPECTED_F
 
 // ---- a local server that honours Range and can cut a response short -------------------------
 
-type Served = { body: Buffer; cutAfter?: number; status?: number };
+/** `hang`: accept and never answer; `stallAfter`: send the headers and body up to that byte, then nothing. */
+type Served = { body: Buffer; cutAfter?: number; status?: number; hang?: boolean; stallAfter?: number };
 let server: Server;
 let base: string;
 let served: Served;
@@ -88,6 +89,7 @@ let requests: { range?: string }[];
 beforeAll(async () => {
   server = createServer((req, res) => {
     requests.push({ range: req.headers.range });
+    if (served.hang === true) return;
     if (served.status !== undefined) {
       res.writeHead(served.status).end();
       return;
@@ -106,6 +108,10 @@ beforeAll(async () => {
         'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}`,
       });
     } else res.writeHead(200, { 'Content-Length': body.length });
+    if (served.stallAfter !== undefined) {
+      res.write(body.subarray(start, Math.max(start, served.stallAfter)));
+      return;
+    }
     if (served.cutAfter !== undefined) {
       const cut = served.cutAfter;
       served.cutAfter = undefined; // only the first response is cut
@@ -117,7 +123,13 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(
+  () =>
+    new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections(); // the hanging and stalled responses
+    }),
+);
 
 // Any fetch of a non-local URL fails the test: these tests never touch the network.
 const realFetch = globalThis.fetch;
@@ -278,6 +290,59 @@ describe('downloadCifar10', () => {
     served.status = 503;
     expect((await failure(downloadCifar10({ ...opts(), retries: 2 }))).code).toBe('UNLEARN_DOWNLOAD_FAILED');
     expect(requests.length).toBe(3);
+  });
+
+  it('gives up on a server that accepts and never answers after connectTimeoutMs, keeping no partial file', async () => {
+    served.hang = true;
+    const t0 = performance.now();
+    const e = await failure(downloadCifar10({ ...opts(), retries: 1, connectTimeoutMs: 150, idleTimeoutMs: 150 }));
+    // Before the timeouts this waited for fetch's own 300 s per attempt.
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(e.code).toBe('UNLEARN_DOWNLOAD_FAILED');
+    expect(requests.length).toBe(2);
+    expect(e.details).toMatchObject({ attempts: 2, partBytes: 0, partKept: false });
+    expect(e.message).toContain('did not answer within 150 ms');
+    expect(e.message).toContain('no partial file was kept');
+    expect(readdirSync(dir)).toEqual([]);
+  }, 10_000);
+
+  it('gives up on a transfer that stalls after idleTimeoutMs, keeping the bytes received for the next run', async () => {
+    const kept = Math.floor(ARCHIVE.length / 3);
+    served.stallAfter = kept;
+    const t0 = performance.now();
+    const e = await failure(downloadCifar10({ ...opts(), retries: 1, connectTimeoutMs: 5000, idleTimeoutMs: 150 }));
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(e.code).toBe('UNLEARN_DOWNLOAD_FAILED');
+    // The retry resumed from the bytes of the first attempt and stalled again.
+    expect(requests.map((r) => r.range)).toEqual([undefined, `bytes=${kept}-`]);
+    expect(e.details).toMatchObject({ attempts: 2, partBytes: kept, partKept: true });
+    expect(e.message).toContain(`no data for 150 ms after ${kept} bytes`);
+    expect(e.message).toContain(`${kept} bytes received are kept`);
+    expect(readFileSync(join(dir, `${CIFAR10_ARCHIVE_NAME}.part`)).equals(ARCHIVE.subarray(0, kept))).toBe(true);
+
+    served.stallAfter = undefined;
+    requests = [];
+    await downloadCifar10(opts());
+    expect(requests).toEqual([{ range: `bytes=${kept}-` }]);
+    expect(readdirSync(dir).sort()).toEqual(Object.keys(FILES).sort());
+  }, 10_000);
+
+  it('rejects a timeout that is not a positive number of milliseconds', async () => {
+    for (const bad of [{ connectTimeoutMs: 0 }, { idleTimeoutMs: -1 }, { idleTimeoutMs: Number.NaN }]) {
+      const e = await failure(downloadCifar10({ ...opts(), ...bad }));
+      expect(e.code).toBe('UNLEARN_INVALID_OPTIONS');
+      expect(e.details.field).toBe(Object.keys(bad)[0]);
+    }
+    expect(requests).toEqual([]);
+  });
+
+  it('names the folder option as the caller asks (a CLI passes its flags)', async () => {
+    served.status = 404;
+    const lib = await failure(downloadCifar10(opts()));
+    expect(lib.message).toContain('point dir (or CIFAR10_DIR)');
+    const cli = await failure(downloadCifar10({ ...opts(), optionNames: { dir: '--data', download: '--download' } }));
+    expect(cli.message).toContain('point --data (or CIFAR10_DIR)');
+    expect(cli.details.optionNames).toEqual({ dir: '--data', download: '--download' });
   });
 
   it('accepts a complete .part that the server answers with 416', async () => {

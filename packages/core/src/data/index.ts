@@ -23,6 +23,7 @@ export { type DataProgressCallback, type DataProgressStage, stderrProgress } fro
 export {
   CIFAR10_ARCHIVE_NAME,
   type Cifar10Checksums,
+  type Cifar10OptionNames,
   type DownloadCifar10Options,
   downloadCifar10,
 } from './download-cifar10.js';
