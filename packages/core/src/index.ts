@@ -107,6 +107,7 @@ export {
   crossEntropy,
   trainOptionsSchema,
   type TrainOptions,
+  type TrainPass,
   type TrainConfig,
   type TrainReport,
   type LossArgs,

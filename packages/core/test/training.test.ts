@@ -13,6 +13,7 @@ import {
   Rng,
   SgdOptimizer,
   createImageSet,
+  crossEntropy,
   createMemoryLogger,
   fullSubset,
   isUnlearnError,
@@ -309,6 +310,69 @@ describe('train', () => {
     const a = await run();
     const b = await run(7);
     for (const k of Object.keys(a)) for (const [i, v] of a[k].entries()) expect(b[k][i]).toBeCloseTo(v, 4);
+  });
+
+  it('trains the epoch passes in order, each a full pass with its own labels, asking for them once per epoch', async () => {
+    const first = { source: data.source, indices: data.indices.slice(0, 20) };
+    const second = { source: data.source, indices: data.indices.slice(20) };
+    const asked: number[] = [];
+    const batchesSeen: Array<{ epoch: number; labels: number[] }> = [];
+    const totals: number[] = [];
+    const progress = {
+      start: (_label: string, total: number) => {
+        totals.push(total);
+        return { tick: () => {}, end: () => {} };
+      },
+    };
+    const model = new Model(tinyDefinition(), new Rng(1));
+    await train(model, {
+      ...base,
+      data,
+      // Labels of the first pass change with the epoch, as random-label unlearning's do.
+      epochPasses: (epoch) => {
+        asked.push(epoch);
+        return [{ data: first, labels: new Uint8Array(20).fill(epoch + 5) }, { data: second }];
+      },
+      loss: ({ logits, labels, epoch }) => {
+        batchesSeen.push({ epoch, labels: Array.from(labels.dataSync()) });
+        return crossEntropy(logits, labels);
+      },
+      services: { ...services(3), progress },
+    });
+    expect(asked).toEqual([0, 1, 2]);
+    expect(totals).toEqual([60, 60, 60]);
+    const secondLabels = Array.from(second.indices, (i) => data.source.labels[i]).sort();
+    for (let epoch = 0; epoch < 3; epoch++) {
+      const own = batchesSeen.filter((b) => b.epoch === epoch);
+      // 20 images in batches of 16, then 40: two batches of the first pass, then three of the second.
+      expect(own.map((b) => b.labels.length)).toEqual([16, 4, 16, 16, 8]);
+      expect(own.slice(0, 2).flatMap((b) => b.labels)).toEqual(new Array(20).fill(epoch + 5));
+      expect(
+        own
+          .slice(2)
+          .flatMap((b) => b.labels)
+          .sort(),
+      ).toEqual(secondLabels);
+    }
+    model.dispose();
+  });
+
+  it('with one epoch pass trains exactly as the plain pass over data and labels', async () => {
+    const labels = Uint8Array.from(data.indices, (_, k) => (k * 3) % 10);
+    const run = async (passes: boolean) => {
+      const model = new Model(tinyDefinition(), new Rng(1));
+      await train(model, {
+        ...base,
+        epochs: 2,
+        data,
+        ...(passes ? { epochPasses: () => [{ data, labels }] } : { labels }),
+        services: services(8),
+      });
+      const w = weights(model);
+      model.dispose();
+      return w;
+    };
+    expect(await run(true)).toEqual(await run(false));
   });
 
   it('leaks no tensors', async () => {

@@ -1,7 +1,8 @@
 /**
- * Random-label (RL) unlearner for unlearnjs: give each forget sample a seeded random wrong
- * label and train cross-entropy on D_f ∪ D_r ("Model Sparsity Can Simplify Machine
- * Unlearning", Jia, Liu et al., NeurIPS 2023).
+ * Random-label (RL) unlearner for unlearnjs: train cross-entropy on the forget set D_f with
+ * seeded random labels and on the retain set D_r with the true ones ("Model Sparsity Can
+ * Simplify Machine Unlearning", Jia, Liu et al., NeurIPS 2023; by default as the reference
+ * code runs it: fresh labels every epoch, a pass over D_f then one over D_r).
  *
  * @remarks Importing this module registers nothing: call {@link registerRl} on a run
  * container (`createContainer({ use: [registerRl] })`) and run it with `runUnlearner(container, 'rl', ...)`.
@@ -13,6 +14,8 @@ export {
   rlOptionsSchema,
   randomWrongLabels,
   randomLabelSet,
+  randomLabelPasses,
+  uniformRandomLabels,
   type RandomLabelSet,
   type RlOptions,
 } from './rl-unlearner.js';

@@ -2,7 +2,7 @@ import { API_VERSION, type DependencyContainer, type Plugin, registerPlugin } fr
 import { RlUnlearner } from './rl-unlearner.js';
 
 /**
- * The `rl` unlearner plugin descriptor: random wrong labels on the forget set, trained together with the retain set.
+ * The `rl` unlearner plugin descriptor: random labels on the forget set, trained with the retain set.
  *
  * @remarks A plain value: importing it registers nothing. Each `create` returns a new
  * {@link RlUnlearner}.
@@ -11,7 +11,7 @@ export const rlPlugin: Plugin<'unlearner'> = {
   kind: 'unlearner',
   name: 'rl',
   apiVersion: API_VERSION,
-  description: 'Random labels (RL): give each D_f sample a seeded wrong label and train CE on D_f and D_r (10 epochs, lr 0.01).',
+  description: 'Random labels (RL): each epoch, train CE on D_f with labels drawn at random, then on D_r (10 epochs, lr 0.01).',
   create: () => new RlUnlearner(),
 };
 

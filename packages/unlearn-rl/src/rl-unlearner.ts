@@ -2,6 +2,7 @@ import {
   type Model,
   type Rng,
   type Subset,
+  type TrainPass,
   UnlearnError,
   type UnlearnContext,
   type UnlearnReport,
@@ -12,16 +13,36 @@ import {
 } from '@unlearnjs/core';
 import { z } from 'zod';
 
+// Split so that `labels` sits between `lr` and `batchSize`, in the order options are reported.
+const { epochs, lr, ...sgdFields } = sgdUnlearnOptionFields({ epochs: 10, lr: 0.01 });
+
 /**
  * Zod schema of {@link RlOptions}: validates and fills in the defaults of the reference code
- * (10 epochs, lr 0.01, SGD momentum 0.9, weight decay 5e-4, batch 256, augmentation on).
+ * (10 epochs, lr 0.01, labels drawn per batch, SGD momentum 0.9, weight decay 5e-4, batch 256,
+ * augmentation on).
  *
  * @remarks Unknown keys are rejected, so a misspelt option fails instead of being ignored.
  * `lr` is capped at 10, as core's `train` caps it.
  */
 export const rlOptionsSchema = z.strictObject({
-  // epochs: passes over D_f ∪ D_r (default 10); lr: constant SGD learning rate (default 0.01).
-  ...sgdUnlearnOptionFields({ epochs: 10, lr: 0.01 }),
+  // epochs: passes over D_f then D_r (default 10); lr: constant SGD learning rate (default 0.01).
+  epochs,
+  lr,
+  /**
+   * How the forget set is relabelled.
+   * - `'per-batch'`: the reference code for CIFAR-10 (`RL` in unlearn/RL.py of
+   *   OPTML-Group/Unlearn-Saliency, where RL lives now): every forget batch of every epoch gets
+   *   new labels drawn uniformly over *all* classes (`torch.randint(0, num_classes, ...)`, so
+   *   a sample keeps its true label with probability 1/classes), and each epoch is one pass
+   *   over D_f followed by one pass over D_r.
+   * - `'fixed-wrong'`: one label per forget sample, drawn once uniformly over the *other*
+   *   classes (see {@link randomWrongLabels}) and kept for the whole run; each epoch is one
+   *   shuffled pass over D_f ∪ D_r. The method as the paper describes it ("random wrong
+   *   labels"), and unlearnjs's behaviour before this option existed.
+   * @defaultValue 'per-batch'
+   */
+  labels: z.enum(['per-batch', 'fixed-wrong'], "labels must be 'per-batch' or 'fixed-wrong'").default('per-batch'),
+  ...sgdFields,
 });
 
 /** Validated options of the `rl` unlearner (see {@link rlOptionsSchema} for ranges and defaults). */
@@ -45,15 +66,11 @@ declare module '@unlearnjs/core' {
  *   2..256, or a true label is outside `0..numClasses-1`
  * @remarks Draws `r = rng.int(numClasses − 1)` and skips over the true label
  * (`r >= y ? r + 1 : r`), so every wrong class has probability `1/(numClasses − 1)` and the
- * true one 0. The reference code draws from all classes, so a sample can keep its label there
- * (with probability 1/10); a "random wrong label" is what the method describes.
+ * true one 0: the `'fixed-wrong'` labels. The reference code draws from all classes, so a
+ * sample can keep its label there (with probability 1/10): see {@link uniformRandomLabels}.
  */
 export function randomWrongLabels(trueLabels: Uint8Array, numClasses: number, rng: Rng): Uint8Array {
-  if (!Number.isInteger(numClasses) || numClasses < 2 || numClasses > 256) {
-    throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `Random-label unlearning needs between 2 and 256 classes, got ${numClasses}.`, {
-      details: { field: 'numClasses', value: numClasses },
-    });
-  }
+  checkNumClasses(numClasses);
   const out = new Uint8Array(trueLabels.length);
   for (let i = 0; i < trueLabels.length; i++) {
     const y = trueLabels[i];
@@ -68,6 +85,69 @@ export function randomWrongLabels(trueLabels: Uint8Array, numClasses: number, rn
     out[i] = r >= y ? r + 1 : r;
   }
   return out;
+}
+
+/**
+ * Draw a label for each of `n` samples, uniformly over all `numClasses` classes (a sample may
+ * draw its own label), as the reference code's `torch.randint(0, num_classes, shape)`.
+ *
+ * @param n - number of samples
+ * @param numClasses - number of classes, an integer in 2..256
+ * @param rng - the randomness (one draw per sample, in order: same state, same labels)
+ * @returns a new array of `n` labels in `0..numClasses-1`
+ * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when `numClasses` is not an integer in 2..256
+ */
+export function uniformRandomLabels(n: number, numClasses: number, rng: Rng): Uint8Array {
+  checkNumClasses(numClasses);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.int(numClasses);
+  return out;
+}
+
+function checkNumClasses(numClasses: number): void {
+  if (!Number.isInteger(numClasses) || numClasses < 2 || numClasses > 256) {
+    throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `Random-label unlearning needs between 2 and 256 classes, got ${numClasses}.`, {
+      details: { field: 'numClasses', value: numClasses },
+    });
+  }
+}
+
+/** Refuse labels the model cannot output (one-hot of an out-of-range label is all zeros: no loss, no error). */
+function checkLabelsFit(set: Subset, which: string, numClasses: number): void {
+  const labels = subsetLabels(set);
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] >= numClasses) {
+      throw new UnlearnError(
+        'UNLEARN_INVALID_OPTIONS',
+        `${which} sample ${i} has label ${labels[i]}, but the model has ${numClasses} classes; use a model with as many outputs as the data has classes.`,
+        { details: { field: 'labels', position: i, label: labels[i], numClasses } },
+      );
+    }
+  }
+}
+
+/**
+ * The passes of each epoch of the reference's random labels: D_f with labels drawn afresh for
+ * the epoch (uniform over all classes), then D_r with its true labels.
+ *
+ * @param forget - D_f
+ * @param retain - D_r
+ * @param numClasses - number of classes of the model, 2..256
+ * @param rng - randomness of the labels: epoch e draws from `rng.fork('epoch-e')`, so the
+ *   labels of an epoch do not depend on the epochs before it (a resumed run draws the same)
+ * @returns for core's `train` (`epochPasses`): epoch → `[forget pass, retain pass]`; plain
+ *   arrays, nothing to dispose
+ * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when `numClasses` is outside 2..256
+ * @remarks The reference draws `torch.randint` per forget batch; every forget image is in
+ * exactly one batch of an epoch, so one uniform draw per image per epoch is the same
+ * distribution.
+ */
+export function randomLabelPasses(forget: Subset, retain: Subset, numClasses: number, rng: Rng): (epoch: number) => TrainPass[] {
+  checkNumClasses(numClasses);
+  return (epoch) => [
+    { data: forget, labels: uniformRandomLabels(forget.indices.length, numClasses, rng.fork(`epoch-${epoch}`)) },
+    { data: retain },
+  ];
 }
 
 /** Number of model outputs: the last dimension of the classifier kernel. */
@@ -106,6 +186,16 @@ export interface RandomLabelSet {
  *   sets, or from {@link randomWrongLabels}
  */
 export function randomLabelSet(forget: Subset, retain: Subset, numClasses: number, rng: Rng): RandomLabelSet {
+  const data = unionOf(forget, retain);
+  const nf = forget.indices.length;
+  const labels = new Uint8Array(data.indices.length);
+  labels.set(randomWrongLabels(subsetLabels(forget), numClasses, rng), 0);
+  labels.set(subsetLabels(retain), nf);
+  return { data, labels, forgetSize: nf };
+}
+
+/** D_f then D_r as one subset of their common image set. */
+function unionOf(forget: Subset, retain: Subset): Subset {
   if (forget.source !== retain.source) {
     throw new UnlearnError(
       'UNLEARN_INVALID_OPTIONS',
@@ -113,35 +203,33 @@ export function randomLabelSet(forget: Subset, retain: Subset, numClasses: numbe
       { details: { field: 'data' } },
     );
   }
-  const nf = forget.indices.length;
-  const nr = retain.indices.length;
-  const indices = new Int32Array(nf + nr);
+  const indices = new Int32Array(forget.indices.length + retain.indices.length);
   indices.set(forget.indices, 0);
-  indices.set(retain.indices, nf);
-  const labels = new Uint8Array(nf + nr);
-  labels.set(randomWrongLabels(subsetLabels(forget), numClasses, rng), 0);
-  labels.set(subsetLabels(retain), nf);
-  return { data: { source: forget.source, indices }, labels, forgetSize: nf };
+  indices.set(retain.indices, forget.indices.length);
+  return { source: forget.source, indices };
 }
 
 /**
- * Random labels (RL): forget by teaching the model wrong answers on the forget set while
+ * Random labels (RL): forget by teaching the model random answers on the forget set while
  * rehearsing the retain set.
  *
  * @remarks
- * Before training, each D_f sample gets a random wrong label (seeded from the run's rng,
- * fixed for the whole run, see {@link randomWrongLabels}); then the mean cross-entropy over
- * D_f ∪ D_r (forget samples with their new labels, retain samples with their true ones) is
- * minimised with SGD (momentum, weight decay, constant lr) for `epochs` passes, through core's
- * `train`: masked weights stay exactly zero, progress is reported, the abort signal is
- * honoured ("Model Sparsity Can Simplify Machine Unlearning", Jia, Liu et al., NeurIPS 2023;
- * reference code `RL`).
+ * With `labels: 'per-batch'` (the default, the reference code for CIFAR-10: `RL` in
+ * unlearn/RL.py of OPTML-Group/Unlearn-Saliency) each epoch is one pass of SGD steps over D_f
+ * with labels drawn afresh, uniformly over all classes ({@link randomLabelPasses}), then one
+ * pass over D_r with the true labels. With `'fixed-wrong'` each D_f sample gets one random
+ * wrong label for the whole run ({@link randomLabelSet}) and each epoch is one shuffled pass
+ * over D_f ∪ D_r. Either way the labels are seeded from the run's rng, and training is SGD
+ * (momentum, weight decay, constant lr) on the mean cross-entropy for `epochs` epochs through
+ * core's `train`: masked weights stay exactly zero, progress is reported, the abort signal is
+ * honoured ("Model Sparsity Can Simplify Machine Unlearning", Jia, Liu et al., NeurIPS 2023).
  *
  * @example
  * ```ts
  * const container = createContainer({ seed: 1, use: [registerCoreModels, registerRl] });
  * const report = await runUnlearner(container, 'rl', { model, data, options: { epochs: 10, lr: 0.01 } });
  * report.extra.relabelled; // |D_f|
+ * await runUnlearner(container, 'rl', { model, data, options: { labels: 'fixed-wrong' } }); // one wrong label each, for the whole run
  * ```
  */
 export class RlUnlearner implements Unlearner<RlOptions> {
@@ -153,7 +241,8 @@ export class RlUnlearner implements Unlearner<RlOptions> {
   /**
    * Relabel D_f and train on D_f ∪ D_r, changing the model in place.
    * @param ctx - model (changed in place, masks respected), data, validated options, services
-   * @returns per-epoch mean CE on the relabelled union, and in `extra`: `relabelled` (|D_f|),
+   * @returns per-epoch mean CE over every batch of the epoch (D_f relabelled, and D_r), and in
+   *   `extra`: `labels` (the mode), `relabelled` (|D_f|, per epoch for `'per-batch'`),
    *   `retainSize`, `numClasses`, `imagesPerSecond`, and `accuracy` (validation, percent) when
    *   `evalEvery` > 0 and a validation set is given
    * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when D_f and D_r view different image sets
@@ -164,15 +253,26 @@ export class RlUnlearner implements Unlearner<RlOptions> {
     const { model, data, options: o, services } = ctx;
     const t0 = performance.now();
     const numClasses = numClassesOf(model);
-    const set = randomLabelSet(data.forget, data.retain, numClasses, services.rng.fork('random-labels'));
+    const rng = services.rng.fork('random-labels');
+    const extra = { labels: o.labels, relabelled: data.forget.indices.length, retainSize: data.retain.indices.length, numClasses };
+    if (o.labels === 'fixed-wrong') {
+      const set = randomLabelSet(data.forget, data.retain, numClasses, rng);
+      services.logger.info(
+        `rl: ${set.forgetSize} forget images given a fixed random wrong label, training on ${set.data.indices.length} images for ${o.epochs} epochs (lr ${o.lr}).`,
+      );
+      return trainUnlearner(ctx, { method: 'rl', data: set.data, labels: set.labels, extra, startedAt: t0 });
+    }
+    checkLabelsFit(data.forget, 'Forget', numClasses);
+    checkLabelsFit(data.retain, 'Retain', numClasses);
+    const union = unionOf(data.forget, data.retain);
     services.logger.info(
-      `rl: ${set.forgetSize} forget images relabelled at random, training on ${set.data.indices.length} images for ${o.epochs} epochs (lr ${o.lr}).`,
+      `rl: each of ${o.epochs} epochs trains ${data.forget.indices.length} forget images with labels drawn at random for the epoch, then ${data.retain.indices.length} retain images (lr ${o.lr}).`,
     );
     return trainUnlearner(ctx, {
       method: 'rl',
-      data: set.data,
-      labels: set.labels,
-      extra: { relabelled: set.forgetSize, retainSize: data.retain.indices.length, numClasses },
+      data: union,
+      epochPasses: randomLabelPasses(data.forget, data.retain, numClasses, rng),
+      extra,
       startedAt: t0,
     });
   }

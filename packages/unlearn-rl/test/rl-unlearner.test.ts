@@ -21,7 +21,15 @@ describeUnlearnerContract({
     ['batchSize 0', { batchSize: 0 }],
     ['momentum above 1', { momentum: 1.5 }],
     ['an unknown option', { seed: 3 }],
+    ['an unknown labels mode', { labels: 'sometimes' }],
   ],
+});
+
+describeUnlearnerContract({
+  plugin: rlPlugin,
+  use: [registerRl],
+  validOptions: { epochs: 1, batchSize: 32, labels: 'fixed-wrong' },
+  invalidOptions: [],
 });
 
 function unlearnData(classToForget: number): UnlearnData {
@@ -91,6 +99,7 @@ describe('rl', () => {
     expect(rlOptionsSchema.parse({})).toMatchObject({
       epochs: 10,
       lr: 0.01,
+      labels: 'per-batch',
       batchSize: 256,
       momentum: 0.9,
       weightDecay: 5e-4,
@@ -98,8 +107,12 @@ describe('rl', () => {
     });
   });
 
-  for (const classToForget of [1, -1]) {
-    it(`trains on D_f ∪ D_r with every forget sample relabelled (${classToForget < 0 ? 'random' : 'class-wise'} forgetting)`, async () => {
+  for (const [classToForget, labels] of [
+    [1, 'per-batch'],
+    [-1, 'per-batch'],
+    [-1, 'fixed-wrong'],
+  ] as const) {
+    it(`trains on D_f and D_r every epoch with every forget sample relabelled (${classToForget < 0 ? 'random' : 'class-wise'} forgetting, ${labels})`, async () => {
       const totals: number[] = [];
       const progress = {
         start: (_label: string, total: number) => {
@@ -111,11 +124,12 @@ describe('rl', () => {
       const model = createModel(container, 'tiny');
       try {
         const data = unlearnData(classToForget);
-        const report = await runUnlearner(container, 'rl', { model, data, options: { epochs: 2, batchSize: 32 } });
+        const report = await runUnlearner(container, 'rl', { model, data, options: { epochs: 2, batchSize: 32, labels } });
         const union = data.forget.indices.length + data.retain.indices.length;
         expect(totals).toEqual([union, union]);
         expect(report.extra.relabelled).toBe(data.forget.indices.length);
         expect(report.extra.numClasses).toBe(10);
+        expect(report.extra.labels).toBe(labels);
         expect(report.epochs).toHaveLength(2);
       } finally {
         model.dispose();
@@ -127,10 +141,12 @@ describe('rl', () => {
     const container = createContainer({ seed: 2, use: [registerTinyModel, registerRl], logger: createMemoryLogger() });
     const model = createModel(container, 'tiny', { numClasses: 3 });
     try {
-      await expectUnlearnError(
-        () => runUnlearner(container, 'rl', { model, data: unlearnData(7), options: { epochs: 1 } }),
-        'UNLEARN_INVALID_OPTIONS',
-      );
+      for (const labels of ['per-batch', 'fixed-wrong'] as const) {
+        await expectUnlearnError(
+          () => runUnlearner(container, 'rl', { model, data: unlearnData(7), options: { epochs: 1, labels } }),
+          'UNLEARN_INVALID_OPTIONS',
+        );
+      }
     } finally {
       model.dispose();
     }

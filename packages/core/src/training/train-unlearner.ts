@@ -2,7 +2,7 @@ import type { Subset } from '../data/index.js';
 import type { UnlearnContext, UnlearnReport } from '../plugins/kinds.js';
 import type { Schedule } from './schedule.js';
 import type { SgdUnlearnOptions } from './sgd-unlearn-options.js';
-import { type LossFunction, type TrainReport, train } from './train.js';
+import { type LossFunction, type TrainOptions, type TrainReport, train } from './train.js';
 
 /** What {@link trainUnlearner} trains on, and how it reports. */
 export interface TrainUnlearnerOptions {
@@ -12,6 +12,11 @@ export interface TrainUnlearnerOptions {
   data: Subset;
   /** Replacement label per position of `data` (random-label unlearning). */
   labels?: Uint8Array;
+  /**
+   * The passes of each epoch, in order, instead of one pass over `data` (which then only
+   * sizes the wasm heap plan: pass the union of the passes' images). See core's `train`.
+   */
+  epochPasses?: TrainOptions['epochPasses'];
   /** Custom loss. @defaultValue cross-entropy */
   loss?: LossFunction;
   /** Learning-rate schedule. @defaultValue `{ type: 'constant' }` */
@@ -53,6 +58,7 @@ export async function trainUnlearner(ctx: UnlearnContext<SgdUnlearnOptions>, opt
   const report = await train(model, {
     data: options.data,
     labels: options.labels,
+    epochPasses: options.epochPasses,
     epochs: o.epochs,
     batchSize: o.batchSize,
     lr: o.lr,

@@ -66,12 +66,31 @@ export const trainOptionsSchema = z.object({
 /** Plain options of {@link train}. */
 export type TrainConfig = z.input<typeof trainOptionsSchema>;
 
+/** One pass of an epoch: SGD steps over every image of `data` once (see {@link TrainOptions.epochPasses}). */
+export interface TrainPass {
+  /** The images of this pass (shuffled and augmented as the config says). */
+  data: Subset;
+  /** Replacement label per position of `data`. @defaultValue the images' own labels */
+  labels?: Uint8Array;
+}
+
 /** Options of {@link train}. */
 export interface TrainOptions extends TrainConfig {
-  /** Training images. */
+  /**
+   * Training images: one pass over them per epoch, unless `epochPasses` is given (then they
+   * only size the wasm heap plan, so pass the union of the passes' images).
+   */
   data: Subset;
   /** Replacement label per position of `data` (random-label unlearning). */
   labels?: Uint8Array;
+  /**
+   * The passes of epoch `e`, trained one after the other in this order, each a full pass of
+   * SGD steps over its own images (momentum carried across). Called once at the start of each
+   * epoch, so the labels may change from epoch to epoch; it must be deterministic in `e` for a
+   * resumed run to match. Replaces the single pass over `data` and `labels`.
+   * @example Random labels as the reference runs it: `(e) => [{ data: forget, labels: drawn(e) }, { data: retain }]`
+   */
+  epochPasses?: (epoch: number) => TrainPass[];
   /** Custom loss. @defaultValue cross-entropy */
   loss?: LossFunction;
   /** Where to evaluate accuracy after epochs. */
@@ -179,20 +198,28 @@ export async function train(model: Model, options: TrainOptions): Promise<TrainR
       throwIfAborted(signal);
       const epochRng = rng.fork(`epoch-${epoch}`);
       const lr = learningRateAt(cfg.lr, epoch + cfg.scheduleOffset, scheduleEpochs, cfg.schedule, cfg.warmupEpochs);
-      const task = progress.start(`${cfg.label} epoch ${epoch + 1}/${cfg.epochs}`, options.data.indices.length, 'img');
+      const passes: TrainPass[] = options.epochPasses?.(epoch) ?? [{ data: options.data, labels: options.labels }];
+      const total = passes.reduce((n, p) => n + p.data.indices.length, 0);
+      const task = progress.start(`${cfg.label} epoch ${epoch + 1}/${cfg.epochs}`, total, 'img');
       const te = performance.now();
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
       let batchIndex = 0;
-      for (const batch of batches(options.data, {
-        batchSize: cfg.batchSize,
-        shuffle: cfg.shuffle,
-        augment: cfg.augment,
-        rng: epochRng,
-        dropLast: cfg.dropLast,
-        labelsOverride: options.labels,
-      })) {
+      // The passes draw from the one epoch rng in turn: a single pass draws exactly as before.
+      const epochBatches = function* () {
+        for (const pass of passes) {
+          yield* batches(pass.data, {
+            batchSize: cfg.batchSize,
+            shuffle: cfg.shuffle,
+            augment: cfg.augment,
+            rng: epochRng,
+            dropLast: cfg.dropLast,
+            labelsOverride: pass.labels,
+          });
+        }
+      };
+      for (const batch of epochBatches()) {
         try {
           throwIfAborted(signal);
           const b = batch.x.shape[0];
@@ -318,6 +345,6 @@ function asOutOfMemory(err: unknown, batch: number, microBatch: number | undefin
 }
 
 function stripFunctions(o: TrainOptions): TrainConfig {
-  const { data, labels, loss, evalSet, checkpoint, resume, onEpochEnd, meta, services, ...rest } = o;
+  const { data, labels, epochPasses, loss, evalSet, checkpoint, resume, onEpochEnd, meta, services, ...rest } = o;
   return rest;
 }
