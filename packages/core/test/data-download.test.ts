@@ -343,6 +343,12 @@ describe('downloadCifar10', () => {
     const cli = await failure(downloadCifar10({ ...opts(), optionNames: { dir: '--data', download: '--download' } }));
     expect(cli.message).toContain('point --data (or CIFAR10_DIR)');
     expect(cli.details.optionNames).toEqual({ dir: '--data', download: '--download' });
+    // loadCifar10 hands its optionNames to the download.
+    const viaLoad = await failure(
+      loadCifar10({ ...opts(), split: 'test', download: true, optionNames: { dir: '--data', download: '--download' } }),
+    );
+    expect(viaLoad.code).toBe('UNLEARN_DOWNLOAD_FAILED');
+    expect(viaLoad.message).toContain('point --data (or CIFAR10_DIR)');
   });
 
   it('accepts a complete .part that the server answers with 416', async () => {

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -133,6 +133,57 @@ describe('loadCifar10 on files written in a temp dir', () => {
     expect(e.message).toContain('download: true');
   });
 
+  it('accepts the parent of cifar-10-batches-bin, as the reference passes --data ./data', async () => {
+    const d = writeSet('parent/cifar-10-batches-bin', { test: concat([record(4, pix(0)), record(7, pix(1))]) });
+    const set = await loadCifar10({ dir: join(dir, 'parent'), split: 'test', quiet: true });
+    expect(Array.from(set.labels)).toEqual([4, 7]);
+    // The folder itself still works, and files directly in the given folder win.
+    expect((await loadCifar10({ dir: d, split: 'test', quiet: true })).size).toBe(2);
+    writeFileSync(join(dir, 'parent', 'batches.meta.txt'), META);
+    writeFileSync(join(dir, 'parent', 'test_batch.bin'), record(1, pix(2)));
+    expect(Array.from((await loadCifar10({ dir: join(dir, 'parent'), split: 'test', quiet: true })).labels)).toEqual([1]);
+  });
+
+  it('says how to get the binary version when only the Python-pickle folder is there', async () => {
+    const parent = join(dir, 'pickle-parent');
+    const py = join(parent, 'cifar-10-batches-py');
+    mkdirSync(py, { recursive: true });
+    for (const f of ['batches.meta', 'data_batch_1', 'test_batch']) writeFileSync(join(py, f), 'pickle');
+    for (const [given, unpackIn] of [
+      [parent, parent], // --data ./data, as the reference passes it
+      [py, parent], // the pickle folder itself
+    ]) {
+      const e = await codeOf(loadCifar10({ dir: given, split: 'train', quiet: true }));
+      expect(e.code).toBe('UNLEARN_DATA_MISSING');
+      expect(e.message).toContain(`${py} holds the Python (pickle) version`);
+      expect(e.message).toContain('cifar-10-binary.tar.gz');
+      expect(e.message).toContain(`unpack it in ${unpackIn} (that creates ${join(unpackIn, 'cifar-10-batches-bin')})`);
+      expect(e.message).toContain(`point dir at ${unpackIn}`);
+      expect(e.message).toContain('or pass download: true');
+      expect(e.details).toMatchObject({ dir: given, pickleDir: py, optionNames: { dir: 'dir', download: 'download: true' } });
+    }
+    // After unpacking the binary version next to it, the same folder loads.
+    writeSet('pickle-parent/cifar-10-batches-bin', { test: record(2, pix(0)) });
+    expect((await loadCifar10({ dir: parent, split: 'test', quiet: true })).size).toBe(1);
+  });
+
+  it('names the CLI flags it is given instead of the library options', async () => {
+    const optionNames = { dir: '--data', download: '--download' };
+    const d = writeSet('missing-cli', {});
+    const e = await codeOf(loadCifar10({ dir: d, split: 'test', quiet: true, optionNames }));
+    expect(e.code).toBe('UNLEARN_DATA_MISSING');
+    expect(e.message).toContain('Point --data (or CIFAR10_DIR)');
+    expect(e.message).toContain('pass --download');
+    expect(e.message).not.toContain('download: true');
+    expect(e.details).toMatchObject({ optionNames });
+    const py = join(dir, 'pickle-cli', 'cifar-10-batches-py');
+    mkdirSync(py, { recursive: true });
+    writeFileSync(join(py, 'data_batch_1'), 'pickle');
+    const p = await codeOf(loadCifar10({ dir: join(dir, 'pickle-cli'), split: 'train', quiet: true, optionNames }));
+    expect(p.message).toContain(`point --data at ${join(dir, 'pickle-cli')}`);
+    expect(p.message).toContain('or pass --download');
+  });
+
   it('rejects a meta file that does not list the 10 classes in order', async () => {
     const swapped = [...CIFAR10_CLASS_NAMES];
     [swapped[0], swapped[1]] = [swapped[1], swapped[0]];
@@ -193,6 +244,19 @@ describe.skipIf(!hasReal)('loadCifar10 on the real data', () => {
     const test = await loadCifar10({ dir: REAL_DIR, split: 'test', limit: 10, quiet: true });
     expect(Array.from(train.labels)).toEqual([6, 9, 9, 4, 1, 1, 2, 7, 8, 3]);
     expect(Array.from(test.labels)).toEqual([3, 8, 8, 0, 6, 6, 1, 6, 3, 1]);
+  });
+
+  it('reads the real files through their parent folder (a symlink named cifar-10-batches-bin)', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'unlearn-parent-'));
+    try {
+      symlinkSync(REAL_DIR, join(parent, 'cifar-10-batches-bin'));
+      const train = await loadCifar10({ dir: parent, split: 'train', limit: 10, quiet: true });
+      const direct = await loadCifar10({ dir: REAL_DIR, split: 'train', limit: 10, quiet: true });
+      expect(Array.from(train.labels)).toEqual(Array.from(direct.labels));
+      expect(Buffer.from(train.images).equals(Buffer.from(direct.images))).toBe(true);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 
   it('puts the planar bytes of image 0, pixel (0,0) at HWC offsets 0, 1, 2', async () => {

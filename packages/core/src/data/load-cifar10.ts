@@ -1,15 +1,25 @@
 import { open, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { UnlearnError } from '../errors/unlearn-error.js';
-import { CIFAR10_ARCHIVE_FOLDER, CIFAR10_META_FILE, CIFAR10_TEST_FILES, CIFAR10_TRAIN_FILES } from './cifar10-files.js';
+import { CIFAR10_ARCHIVE_FOLDER, CIFAR10_META_FILE, CIFAR10_TEST_FILES, CIFAR10_TRAIN_FILES, CIFAR10_URL } from './cifar10-files.js';
 import { defaultCifar10Dir } from './default-cifar10-dir.js';
-import { type DownloadCifar10Options, downloadCifar10 } from './download-cifar10.js';
+import {
+  CIFAR10_ARCHIVE_NAME,
+  type Cifar10OptionNames,
+  type DownloadCifar10Options,
+  downloadCifar10,
+  resolveCifar10OptionNames,
+} from './download-cifar10.js';
 import { CIFAR10_CLASS_NAMES, CIFAR10_IMAGE_BYTES, CIFAR10_RECORD_BYTES, type ImageSet } from './image-set.js';
 import { type DataProgressCallback, stderrProgress } from './progress.js';
 
 /** Options of {@link loadCifar10}. */
 export type LoadCifar10Options = Omit<DownloadCifar10Options, 'dir' | 'onProgress'> & {
-  /** Folder with the binary files. @defaultValue {@link defaultCifar10Dir}() */
+  /**
+   * Folder with the binary files, or its parent holding `cifar-10-batches-bin/` (as the
+   * reference's `--data ./data` names the parent of its `cifar-10-batches-py/`).
+   * @defaultValue {@link defaultCifar10Dir}()
+   */
   dir?: string;
   /** `'train'` (the 50,000 images of `data_batch_1..5.bin`) or `'test'` (10,000). */
   split: 'train' | 'test';
@@ -21,6 +31,11 @@ export type LoadCifar10Options = Omit<DownloadCifar10Options, 'dir' | 'onProgres
   quiet?: boolean;
   /** Progress: records loaded (`'load'`), and during a download bytes (`'download'`, `'extract'`). */
   onProgress?: DataProgressCallback;
+  /**
+   * How error messages name `dir` and `download`; a CLI passes its flags, e.g.
+   * `{ dir: '--data', download: '--download' }`. @defaultValue `{ dir: 'dir', download: 'download: true' }`
+   */
+  optionNames?: Cifar10OptionNames;
 };
 
 const RECORDS_PER_READ = 1024;
@@ -53,6 +68,35 @@ async function checkMeta(path: string): Promise<void> {
   }
 }
 
+async function missingIn(dir: string, names: readonly string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const f of names) if (!(await exists(join(dir, f)))) missing.push(f);
+  return missing;
+}
+
+/**
+ * The folder that holds the split's files: `dir` itself, or its `cifar-10-batches-bin/` when
+ * that has more of them (the reference's `--data` names the parent of the data folder).
+ */
+async function resolveDataDir(dir: string, needed: readonly string[]): Promise<{ dir: string; missing: string[] }> {
+  const here = await missingIn(dir, needed);
+  if (here.length === 0) return { dir, missing: here };
+  const sub = join(dir, CIFAR10_ARCHIVE_FOLDER);
+  const there = await missingIn(sub, needed);
+  return there.length < here.length ? { dir: sub, missing: there } : { dir, missing: here };
+}
+
+/**
+ * The Python-pickle CIFAR-10 folder at `dir` (`data_batch_1` without `.bin`) or in it
+ * (`cifar-10-batches-py/`), which is what the reference's own download leaves behind.
+ */
+async function findPickleFolder(dir: string): Promise<string | undefined> {
+  for (const folder of [dir, join(dir, 'cifar-10-batches-py')]) {
+    if ((await exists(join(folder, 'data_batch_1'))) || (await exists(join(folder, 'test_batch')))) return folder;
+  }
+  return undefined;
+}
+
 /** Fill `buf` from `position` completely, or report how many bytes the file really had. */
 async function readFully(fh: Awaited<ReturnType<typeof open>>, buf: Buffer, length: number, position: number): Promise<number> {
   let got = 0;
@@ -70,11 +114,12 @@ async function readFully(fh: Awaited<ReturnType<typeof open>>, buf: Buffer, leng
  * @param options - see {@link LoadCifar10Options}
  * @returns the images and labels; 50,000 train images take ~154 MB
  * @throws UnlearnError `UNLEARN_DATA_MISSING` when a file is missing and `download` is not
- *   set; `UNLEARN_DATA_CORRUPT` when a file size is not a multiple of 3073, a label is above
+ *   set (the message says how to get the binary version when only the Python-pickle
+ *   `cifar-10-batches-py` is there); `UNLEARN_DATA_CORRUPT` when a file size is not a multiple of 3073, a label is above
  *   9, or `batches.meta.txt` does not list the 10 classes; `UNLEARN_INVALID_OPTIONS` for a
  *   bad `split` or `limit`; the errors of {@link downloadCifar10} when downloading
  * @remarks
- * Each file is a run of 3073-byte records (1 label byte, then the 32x32 R, G and B planes);
+ * The files are looked up in `dir`, then in `dir/cifar-10-batches-bin/`. Each file is a run of 3073-byte records (1 label byte, then the 32x32 R, G and B planes);
  * the record count is `fileSize / 3073`. Planes are interleaved to HWC while reading, in
  * chunks of 1024 records, so the file bytes are never held twice. With `limit` only the
  * first `limit` records are read (train records are in file order: `data_batch_1` first).
@@ -96,23 +141,33 @@ export async function loadCifar10(options: LoadCifar10Options): Promise<ImageSet
       details: { field: 'limit', value: limit },
     });
   }
-  const dir = options.dir ?? defaultCifar10Dir();
+  const given = options.dir ?? defaultCifar10Dir();
+  const names = resolveCifar10OptionNames(options.optionNames);
   const files = split === 'train' ? CIFAR10_TRAIN_FILES : CIFAR10_TEST_FILES;
   const onProgress = options.onProgress ?? (options.quiet ? undefined : stderrProgress(`cifar10 ${split}`));
 
   const needed = [CIFAR10_META_FILE, ...files];
-  let missing: string[] = [];
-  for (const f of needed) if (!(await exists(join(dir, f)))) missing.push(f);
+  let { dir, missing } = await resolveDataDir(given, needed);
   if (missing.length > 0 && options.download === true) {
     await downloadCifar10({ ...options, dir, onProgress });
-    missing = [];
-    for (const f of needed) if (!(await exists(join(dir, f)))) missing.push(f);
+    missing = await missingIn(dir, needed);
   }
   if (missing.length > 0) {
+    const pickle = await findPickleFolder(given);
+    if (pickle !== undefined) {
+      // Unpacking the binary archive next to cifar-10-batches-py/ gives cifar-10-batches-bin/,
+      // which the parent lookup above finds: the reference's --data folder keeps working.
+      const parent = basename(pickle) === 'cifar-10-batches-py' ? dirname(pickle) : given;
+      throw new UnlearnError(
+        'UNLEARN_DATA_MISSING',
+        `${pickle} holds the Python (pickle) version of CIFAR-10, which unlearnjs does not read; it reads the binary version. Download ${CIFAR10_ARCHIVE_NAME} from ${CIFAR10_URL} and unpack it in ${parent} (that creates ${join(parent, CIFAR10_ARCHIVE_FOLDER)}), then point ${names.dir} at ${parent}; or pass ${names.download} to fetch it into ${dir}.`,
+        { details: { dir: given, missing, file: join(dir, missing[0]), pickleDir: pickle, optionNames: names } },
+      );
+    }
     throw new UnlearnError(
       'UNLEARN_DATA_MISSING',
-      `CIFAR-10 file(s) ${missing.join(', ')} not found in ${dir}. Set CIFAR10_DIR (or pass dir) to a folder with the official ${CIFAR10_ARCHIVE_FOLDER} files, or pass download: true to fetch them.`,
-      { details: { dir, missing, file: join(dir, missing[0]) } },
+      `CIFAR-10 file(s) ${missing.join(', ')} not found in ${given} nor in ${join(given, CIFAR10_ARCHIVE_FOLDER)}. Point ${names.dir} (or CIFAR10_DIR) at a folder with the official ${CIFAR10_ARCHIVE_FOLDER} files or at its parent, or pass ${names.download} to fetch them.`,
+      { details: { dir: given, missing, file: join(dir, missing[0]), optionNames: names } },
     );
   }
 
