@@ -115,5 +115,10 @@ export {
 } from './training/train.js';
 export * from './training/gradient-tools.js';
 export { sgdUnlearnOptionFields, type SgdUnlearnDefaults, type SgdUnlearnOptions } from './training/sgd-unlearn-options.js';
-export { trainUnlearner, type TrainUnlearnerOptions } from './training/train-unlearner.js';
+export {
+  requireUnlearnData,
+  trainUnlearner,
+  type TrainUnlearnerOptions,
+  type UnlearnSetName,
+} from './training/train-unlearner.js';
 export { WASM_HEAP_LIMIT_BYTES, WASM_HEAP_PLAN_SHARE, planWasmHeap, type WasmHeapPlan } from './training/wasm-heap-plan.js';

@@ -5,6 +5,7 @@ import {
   type UnlearnReport,
   type Unlearner,
   disposeVector,
+  requireUnlearnData,
   takeFirst,
   throwIfAborted,
 } from '@unlearnjs/core';
@@ -97,11 +98,13 @@ export class FisherUnlearner implements Unlearner<FisherOptions> {
    * @param ctx - model (changed in place), data (only `retain` and `classToForget` are read),
    *   options, services (`rng` draws the noise)
    * @returns a report with no epochs and the statistics above in `extra`
-   * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` for an empty retain set or a `classToForget`
-   *   outside the classifier, `UNLEARN_ABORTED` on abort
+   * @throws UnlearnError `UNLEARN_EMPTY_DATA` when D_r is empty (before the model is touched);
+   *   `UNLEARN_INVALID_OPTIONS` for a `classToForget` outside the classifier,
+   *   `UNLEARN_ABORTED` on abort
    */
   async unlearn(ctx: UnlearnContext<FisherOptions>): Promise<UnlearnReport> {
     const { model, data, options, services } = ctx;
+    requireUnlearnData('fisher', data, ['retain']);
     const t0 = performance.now();
     const retain = options.maxSamples === undefined ? data.retain : takeFirst(data.retain, options.maxSamples);
     const variables = model.trainableVariables();

@@ -355,13 +355,13 @@ describe('fisher unlearner', () => {
     }
   });
 
-  it('rejects an empty retain set with UNLEARN_INVALID_OPTIONS', async () => {
+  it('rejects an empty retain set with UNLEARN_EMPTY_DATA', async () => {
     const { container, model } = setup(5);
     try {
       const data = dataOf(5, 0);
       await expectUnlearnError(
         () => runUnlearner(container, 'fisher', { model, data: { ...data, retain: subsetOf(data.retain.source, []) } }),
-        'UNLEARN_INVALID_OPTIONS',
+        'UNLEARN_EMPTY_DATA',
       );
     } finally {
       model.dispose();

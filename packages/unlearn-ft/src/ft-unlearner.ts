@@ -1,4 +1,11 @@
-import { type UnlearnContext, type UnlearnReport, type Unlearner, sgdUnlearnOptionFields, trainUnlearner } from '@unlearnjs/core';
+import {
+  type UnlearnContext,
+  type UnlearnReport,
+  type Unlearner,
+  requireUnlearnData,
+  sgdUnlearnOptionFields,
+  trainUnlearner,
+} from '@unlearnjs/core';
 import { z } from 'zod';
 
 /**
@@ -50,11 +57,13 @@ export class FtUnlearner implements Unlearner<FtOptions> {
    * @param ctx - model (changed in place, masks respected), data, validated options, services
    * @returns per-epoch mean CE on D_r, and in `extra`: `retainSize`, `imagesPerSecond`, and
    *   `accuracy` (validation, percent) when `evalEvery` > 0 and a validation set is given
-   * @throws UnlearnError `UNLEARN_NON_FINITE_LOSS` when a batch loss is NaN/Inf (`runUnlearner`
+   * @throws UnlearnError `UNLEARN_EMPTY_DATA` when D_r is empty (before the model is touched);
+   *   `UNLEARN_NON_FINITE_LOSS` when a batch loss is NaN/Inf (`runUnlearner`
    *   restores the model), `UNLEARN_ABORTED` when the signal aborts
    */
   async unlearn(ctx: UnlearnContext<FtOptions>): Promise<UnlearnReport> {
     const { data, options: o, services } = ctx;
+    requireUnlearnData('ft', data, ['retain']);
     services.logger.info(`ft: fine-tuning on ${data.retain.indices.length} retain images for ${o.epochs} epochs (lr ${o.lr}).`);
     return trainUnlearner(ctx, { method: 'ft', data: data.retain, extra: { retainSize: data.retain.indices.length } });
   }

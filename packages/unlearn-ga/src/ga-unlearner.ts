@@ -5,6 +5,7 @@ import {
   type UnlearnReport,
   type Unlearner,
   crossEntropy,
+  requireUnlearnData,
   sgdUnlearnOptionFields,
   trainUnlearner,
 } from '@unlearnjs/core';
@@ -71,11 +72,13 @@ export class GaUnlearner implements Unlearner<GaOptions> {
    * @param ctx - model (changed in place, masks respected), data, validated options, services
    * @returns per-epoch mean −CE on D_f, and in `extra`: `forgetSize`, `imagesPerSecond`, and
    *   `accuracy` (validation, percent) when `evalEvery` > 0 and a validation set is given
-   * @throws UnlearnError `UNLEARN_NON_FINITE_LOSS` when the loss diverges to NaN/Inf
+   * @throws UnlearnError `UNLEARN_EMPTY_DATA` when D_f is empty (before the model is touched);
+   *   `UNLEARN_NON_FINITE_LOSS` when the loss diverges to NaN/Inf
    *   (`runUnlearner` restores the model), `UNLEARN_ABORTED` when the signal aborts
    */
   async unlearn(ctx: UnlearnContext<GaOptions>): Promise<UnlearnReport> {
     const { data, options: o, services } = ctx;
+    requireUnlearnData('ga', data, ['forget']);
     services.logger.info(`ga: gradient ascent on ${data.forget.indices.length} forget images for ${o.epochs} epochs (lr ${o.lr}).`);
     return trainUnlearner(ctx, {
       method: 'ga',

@@ -6,6 +6,7 @@ import {
   type Unlearner,
   disposeVector,
   maskVectorInPlace,
+  requireUnlearnData,
   takeFirst,
   vectorNorm,
   vectorSize,
@@ -86,10 +87,12 @@ export class InfluenceUnlearner implements Unlearner<InfluenceOptions> {
    * @returns a report with no epochs; `extra`: `samples` (gradients in the estimate),
    *   `damping`, `nForget`, `nRetain`, `vNorm`, `kNorm` (‖k‖ after masking), `alpha`,
    *   `parameters`, `vectorsHeld` and `memoryBytes` (vectorsHeld × parameters × 4)
-   * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when D_f or D_r is empty, `UNLEARN_ABORTED` on abort
+   * @throws UnlearnError `UNLEARN_EMPTY_DATA` when D_f or D_r is empty (before the model is
+   *   touched), `UNLEARN_ABORTED` on abort
    */
   async unlearn(ctx: UnlearnContext<InfluenceOptions>): Promise<UnlearnReport> {
     const { model, data, options, services } = ctx;
+    requireUnlearnData('influence', data, ['forget', 'retain']);
     const t0 = performance.now();
     const variables = model.trainableVariables();
     const parameters = vectorSize(variables);

@@ -6,6 +6,7 @@ import {
   type UnlearnReport,
   type Unlearner,
   crossEntropy,
+  requireUnlearnData,
   sgdUnlearnOptionFields,
   trainUnlearner,
 } from '@unlearnjs/core';
@@ -142,11 +143,13 @@ export class L1SparseUnlearner implements Unlearner<L1SparseOptions> {
    * @returns per-epoch mean CE + α_t‖θ‖₁, and in `extra`: `alphas` (α_t per epoch),
    *   `l1NormBefore` and `l1NormAfter` (‖θ‖₁ over the trainable weights), `normCovers`,
    *   `retainSize`, `imagesPerSecond`, and `accuracy` (validation, percent) when `evalEvery` > 0
-   * @throws UnlearnError `UNLEARN_NON_FINITE_LOSS` when a batch loss is NaN/Inf (`runUnlearner`
+   * @throws UnlearnError `UNLEARN_EMPTY_DATA` when D_r is empty (before the model is touched);
+   *   `UNLEARN_NON_FINITE_LOSS` when a batch loss is NaN/Inf (`runUnlearner`
    *   restores the model), `UNLEARN_ABORTED` when the signal aborts
    */
   async unlearn(ctx: UnlearnContext<L1SparseOptions>): Promise<UnlearnReport> {
     const { model, data, options: o, services } = ctx;
+    requireUnlearnData('l1-sparse', data, ['retain']);
     const t0 = performance.now();
     const alphas = l1AlphaSchedule(o.alpha, o.epochs, o.noL1Epochs);
     const weights = [...model.trainableVariables().values()];

@@ -3,6 +3,7 @@ import {
   type UnlearnContext,
   type UnlearnReport,
   type Unlearner,
+  requireUnlearnData,
   sgdUnlearnOptionFields,
   trainUnlearner,
 } from '@unlearnjs/core';
@@ -115,11 +116,13 @@ export class RetrainUnlearner implements Unlearner<RetrainOptions> {
    * @param ctx - model (re-initialised and trained in place, masks kept), data, validated options, services
    * @returns per-epoch mean CE and lr on D_r, and in `extra`: `schedule` (the lr schedule used),
    *   `retainSize`, `imagesPerSecond`, and `accuracy` (validation, percent) when `evalEvery` > 0
-   * @throws UnlearnError `UNLEARN_NON_FINITE_LOSS` when a batch loss is NaN/Inf (`runUnlearner`
+   * @throws UnlearnError `UNLEARN_EMPTY_DATA` when D_r is empty (before the model is
+   *   re-initialised); `UNLEARN_NON_FINITE_LOSS` when a batch loss is NaN/Inf (`runUnlearner`
    *   restores the model), `UNLEARN_ABORTED` when the signal aborts
    */
   async unlearn(ctx: UnlearnContext<RetrainOptions>): Promise<UnlearnReport> {
     const { model, data, options: o, services } = ctx;
+    requireUnlearnData('retrain', data, ['retain']);
     const t0 = performance.now();
     const schedule = retrainSchedule(o);
     services.logger.info(

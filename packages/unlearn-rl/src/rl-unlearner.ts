@@ -7,6 +7,7 @@ import {
   type UnlearnContext,
   type UnlearnReport,
   type Unlearner,
+  requireUnlearnData,
   sgdUnlearnOptionFields,
   subsetLabels,
   trainUnlearner,
@@ -245,12 +246,14 @@ export class RlUnlearner implements Unlearner<RlOptions> {
    *   `extra`: `labels` (the mode), `relabelled` (|D_f|, per epoch for `'per-batch'`),
    *   `retainSize`, `numClasses`, `imagesPerSecond`, and `accuracy` (validation, percent) when
    *   `evalEvery` > 0 and a validation set is given
-   * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when D_f and D_r view different image sets
+   * @throws UnlearnError `UNLEARN_EMPTY_DATA` when D_f or D_r is empty (before the model is
+   *   touched); `UNLEARN_INVALID_OPTIONS` when D_f and D_r view different image sets
    *   or labels exceed the model's classes; `UNLEARN_NON_FINITE_LOSS` when a batch loss is
    *   NaN/Inf (`runUnlearner` restores the model); `UNLEARN_ABORTED` when the signal aborts
    */
   async unlearn(ctx: UnlearnContext<RlOptions>): Promise<UnlearnReport> {
     const { model, data, options: o, services } = ctx;
+    requireUnlearnData('rl', data, ['forget', 'retain']);
     const t0 = performance.now();
     const numClasses = numClassesOf(model);
     const rng = services.rng.fork('random-labels');

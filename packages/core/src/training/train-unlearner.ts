@@ -1,5 +1,6 @@
 import type { Subset } from '../data/index.js';
-import type { UnlearnContext, UnlearnReport } from '../plugins/kinds.js';
+import { UnlearnError } from '../errors/unlearn-error.js';
+import type { UnlearnContext, UnlearnData, UnlearnReport } from '../plugins/kinds.js';
 import type { Schedule } from './schedule.js';
 import type { SgdUnlearnOptions } from './sgd-unlearn-options.js';
 import { type LossFunction, type TrainOptions, type TrainReport, train } from './train.js';
@@ -84,4 +85,39 @@ export async function trainUnlearner(ctx: UnlearnContext<SgdUnlearnOptions>, opt
       ...(report.accuracy === undefined ? {} : { accuracy: report.accuracy }),
     },
   };
+}
+
+/** The sets of {@link UnlearnData} a method may need. */
+export type UnlearnSetName = 'forget' | 'retain';
+
+const EMPTY_SET_ADVICE: Record<UnlearnSetName, string> = {
+  forget: 'there is nothing to forget; choose at least one image to forget (numToForget, or a classToForget the training split holds)',
+  retain: 'forget fewer images so that some remain (a numToForget below the training split size)',
+};
+
+/**
+ * Refuse to unlearn when a set the method needs has no image, before the model is touched.
+ *
+ * @param method - the plugin id, for the message (e.g. `'ga'`)
+ * @param data - the unlearner's data
+ * @param needs - the sets the method cannot do without (`'forget'`, `'retain'`)
+ * @throws UnlearnError `UNLEARN_EMPTY_DATA` naming the method and the first empty set it
+ *   needs (`details.method`, `details.set`)
+ * @remarks Without it, gradient ascent on an empty D_f or fine-tuning on an empty D_r runs no
+ * step and reports success, and retrain returns an untrained model.
+ *
+ * @example
+ * ```ts
+ * requireUnlearnData('ga', ctx.data, ['forget']);
+ * ```
+ */
+export function requireUnlearnData(method: string, data: UnlearnData, needs: readonly UnlearnSetName[]): void {
+  for (const set of needs) {
+    if (data[set].indices.length > 0) continue;
+    throw new UnlearnError(
+      'UNLEARN_EMPTY_DATA',
+      `Unlearner "${method}" needs a non-empty ${set} set (D_${set === 'forget' ? 'f' : 'r'}), but it has no image: ${EMPTY_SET_ADVICE[set]}.`,
+      { details: { method, set } },
+    );
+  }
 }
