@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Model, type ModelDefinition, Rng, isUnlearnError, loadModel, modelToCheckpoint, writeCheckpoint } from '@unlearnjs/core';
+import {
+  Model,
+  type ModelDefinition,
+  Rng,
+  isUnlearnError,
+  loadModel,
+  modelToCheckpoint,
+  saveModel,
+  writeCheckpoint,
+} from '@unlearnjs/core';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -78,6 +87,27 @@ describe('Model.setMasks', () => {
 });
 
 describe('masks in a checkpoint', () => {
+  it('that are valid load and reload without leaking tensors', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unlearnjs-mask-ok-'));
+    const f = join(dir, 'ok.ckpt');
+    const model = new Model(tinyDefinition(), new Rng(1));
+    const mask = tf.tensor2d([1, 0, 1, 1, 0, 1], [3, 2]);
+    model.setMasks(new Map([['fc.kernel', mask]]));
+    mask.dispose();
+    await saveModel(f, model);
+    const target = new Model(tinyDefinition(), new Rng(2));
+    await loadModel(f, target);
+    const tensors = tf.memory().numTensors;
+    await loadModel(f, target); // replaces the mask it already has
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(Array.from(target.masks.get('fc.kernel')?.dataSync() ?? [])).toEqual([1, 0, 1, 1, 0, 1]);
+    expect(Array.from(target.params.get('fc.kernel')?.dataSync() ?? [])).toEqual(
+      Array.from(model.params.get('fc.kernel')?.dataSync() ?? []),
+    );
+    model.dispose();
+    target.dispose();
+  });
+
   it('that are not exactly 0/1 are refused at load, naming the file and the mask', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'unlearnjs-mask-ckpt-'));
     const f = join(dir, 'half.ckpt');
