@@ -8,4 +8,11 @@ export { runPipeline, runPipelineShard, type PipelineResult, type RunPipelineOpt
 export type { PipelineConfig, MethodSpec } from './pipeline/pipeline-config.js';
 export { presetConfig, type PresetName } from './pipeline/presets.js';
 export { FIRST_PARTY_PLUGINS, loadPluginPackages } from './plugins.js';
-export { REFERENCE_METHODS, IGNORED_FLAGS, normaliseFlags, resolveMethod } from './reference-args.js';
+export {
+  REFERENCE_METHODS,
+  REFERENCE_DEFAULTS,
+  REFERENCE_FLAGS,
+  type ReferenceFlag,
+  normaliseFlags,
+  resolveMethod,
+} from './reference-args.js';

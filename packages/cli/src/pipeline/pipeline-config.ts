@@ -40,7 +40,17 @@ export interface PipelineConfig {
   /** Dense training. */
   train: { epochs: number; batchSize: number; lr: number; schedule?: Record<string, unknown>; warmupEpochs?: number };
   /** Pruning: a pruner id and its options (e.g. omp at rate 0.95). Absent: dense only. */
-  prune?: { pruner: string; options: Record<string, unknown> };
+  prune?: {
+    pruner: string;
+    options: Record<string, unknown>;
+    /**
+     * The pruner trains the dense model itself as its round 0 (the reference's OMP: train,
+     * prune, rewind to an early epoch, retrain), and that round-0 model is the dense rows'
+     * model; `train` is then not run. Otherwise the pruner gets the trained dense model.
+     * @defaultValue false
+     */
+    trainsDense?: boolean;
+  };
   /** Unlearning runs. */
   methods: MethodSpec[];
   /** LoRA options used by methods with `lora: true`. */

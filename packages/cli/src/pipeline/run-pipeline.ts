@@ -1,38 +1,32 @@
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
+  type BackendInfo,
   type DataSplits,
   type DependencyContainer,
   type Logger,
   type Model,
   type ProgressReporter,
   UnlearnError,
-  createBarProgress,
-  createConsoleLogger,
-  createContainer,
   createModel,
+  createPlugin,
   fileExists,
-  initBackend,
-  loadCifar10,
   loadModel,
-  makeSplits,
-  runEvaluator,
+  parseOptions,
   runPruner,
   runServices,
   runUnlearner,
   saveModel,
-  silentProgress,
   train,
   writeFileAtomic,
-  type BackendInfo,
 } from '@unlearnjs/core';
-import { type ResultRow, type Results, writeReport } from '@unlearnjs/eval-mia';
-import { FIRST_PARTY_PLUGINS, loadPluginPackages } from '../plugins.js';
+import { type ResultRow, type Results, referenceTestSet, resultRowSchema, writeReport } from '@unlearnjs/eval-mia';
+import { pruneCheckpointFiles, sparsityReport } from '@unlearnjs/pruning-imp';
+import { evaluateModel } from '../evaluate-model.js';
+import { cleanStaleTempFiles, createRunContext, loadSplits } from '../run-context.js';
 import type { MethodSpec, PipelineConfig } from './pipeline-config.js';
+import { spawnRowWorker } from './row-worker.js';
 
 /** What {@link runPipeline} returns. */
 export interface PipelineResult {
@@ -85,29 +79,45 @@ interface PipelineContext {
   backend: BackendInfo;
 }
 
+/**
+ * Check every plugin option of the config against its plugin's schema, before any data loads:
+ * the schemas own the ranges, and a typo must not cost a data load and a training run.
+ */
+function validateConfig(container: DependencyContainer, config: PipelineConfig): void {
+  if (config.prune) {
+    const pruner = createPlugin(container, 'pruner', config.prune.pruner);
+    parseOptions(pruner.optionsSchema, config.prune.options, `pruner "${config.prune.pruner}"`);
+  }
+  for (const m of config.methods) {
+    const unlearner = createPlugin(container, 'unlearner', m.method);
+    parseOptions(unlearner.optionsSchema, m.options ?? {}, `unlearner "${m.method}"`);
+  }
+  if (config.methods.some((m) => m.lora))
+    parseOptions(createPlugin(container, 'adapter', 'lora').optionsSchema, config.lora ?? {}, 'adapter "lora"');
+}
+
 async function preparePipeline(config: PipelineConfig, options: RunPipelineOptions): Promise<PipelineContext> {
-  const logger = options.logger ?? createConsoleLogger({ quiet: config.quiet, stream: options.stream });
-  const progress = options.progress ?? (config.quiet ? silentProgress : createBarProgress());
   const out = path.resolve(config.outDir);
-  // The backend is always reported, even with --quiet.
-  const backend = await initBackend(config.backend, {
-    logger: options.logger ?? createConsoleLogger({ stream: options.stream }),
+  const { container, logger, backend } = await createRunContext({
+    backend: config.backend,
     wasmThreads: config.wasmThreads,
-  });
-  const extra = await loadPluginPackages(config.plugins ?? []);
-  const container = createContainer({
     seed: config.seed,
-    use: [...FIRST_PARTY_PLUGINS, ...extra],
-    logger,
-    progress,
+    plugins: config.plugins,
+    quiet: config.quiet,
+    stream: options.stream,
+    logger: options.logger,
+    progress: options.progress,
     signal: options.signal,
   });
-  const dataOpts = { dir: config.data.dir, download: config.data.download, quiet: config.quiet };
-  const trainSet = await loadCifar10({ ...dataOpts, split: 'train', limit: config.data.trainLimit });
-  const testSet = await loadCifar10({ ...dataOpts, split: 'test', limit: config.data.testLimit });
-  const splits = makeSplits(trainSet, testSet, {
-    seed: config.seed,
+  validateConfig(container, config);
+  const splits = await loadSplits({
+    dir: config.data.dir,
+    download: config.data.download,
+    quiet: config.quiet,
+    trainLimit: config.data.trainLimit,
+    testLimit: config.data.testLimit,
     validationSize: config.data.validationSize,
+    seed: config.seed,
     classToForget: config.data.classToForget,
     numToForget: config.data.numToForget,
   });
@@ -128,36 +138,94 @@ function rowJobs(config: PipelineConfig, variants: readonly Variant[]): RowJob[]
 const variantsFile = (out: string) => path.join(out, 'models', 'variants.json');
 
 /**
+ * Read a finished row. A row file that is not a valid row of this job (truncated or empty by a
+ * crash, a NaN, a row of another model) is not a finished row: the caller recomputes it.
+ *
+ * @returns the row, `undefined` when there is no file, or the reason it cannot be used
+ */
+async function readRow(file: string, job: RowJob): Promise<ResultRow | undefined | { unusable: string }> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return { unusable: (err as Error).message };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { unusable: text.trim() === '' ? 'it is empty' : 'it is not valid JSON' };
+  }
+  const parsed = resultRowSchema.safeParse(json);
+  if (!parsed.success) return { unusable: parsed.error.issues.map((i) => `${i.path.join('.') || '(row)'}: ${i.message}`).join('; ') };
+  const row = parsed.data;
+  const sparsity = job.variant.name === 'dense' ? 'dense' : job.variant.sparsity;
+  if (row.method !== job.method.method || row.sparsity !== sparsity || (row.lora ?? false) !== (job.method.lora ?? false)) {
+    return { unusable: `it is a row of ${row.method} at sparsity ${row.sparsity}, not of this model` };
+  }
+  return row;
+}
+
+/** The sparse model's sparsity, from its masks (a checkpoint's metadata could say anything). */
+function maskSparsity(model: Model): number {
+  return sparsityReport(model).global;
+}
+
+/**
  * Run the whole pipeline: train a dense model, prune it, unlearn with every method on the dense
  * and the sparse model (with and without LoRA where asked), evaluate UA/RA/TA/MIA-efficacy/RTE,
  * and write the results table, charts and HTML report.
  *
  * @remarks Every stage checkpoints into `config.outDir`, atomically: the dense training per
  * epoch, each pruning round, each unlearning row. A re-run with the same config resumes where
- * the last one stopped instead of recomputing. With `config.jobs` > 1 the unlearning rows are
- * shared among that many processes (the wasm backend uses one core per process); every row
+ * the last one stopped instead of recomputing (a row file that cannot be read is computed
+ * again; temporary files of killed runs are removed). With `config.jobs` > 1 the unlearning rows
+ * are shared among that many processes (the wasm backend uses one core per process); every row
  * draws its randomness from its own fork of the seed, so the results do not depend on `jobs`.
+ * When `config.prune.trainsDense` is set, the pruner trains the dense model itself (its round 0,
+ * as the reference's OMP with rewinding) and that is the dense row's model.
  *
  * @param config - the pipeline configuration (see `presetConfig`)
  * @param options - logger, progress reporter, abort signal
  * @returns the results and where the report is
+ * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` for a bad plugin option (before any data
+ *   loads); `UNLEARN_WORKER_CRASHED` when a row process dies; what the stages throw
  */
 export async function runPipeline(config: PipelineConfig, options: RunPipelineOptions = {}): Promise<PipelineResult> {
   const t0 = performance.now();
   await fs.mkdir(path.resolve(config.outDir), { recursive: true });
-  await writeFileAtomic(path.join(path.resolve(config.outDir), 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   const ctx = await preparePipeline(config, options);
   const { out, logger, container, splits, model } = ctx;
+  await cleanStaleTempFiles(out, logger);
+  await writeFileAtomic(path.join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  const heldOut = referenceTestSet({ ...splits }).description;
   logger.info(`unlearnjs pipeline "${config.preset}": ${config.arch} ${JSON.stringify(config.model)} → ${out}`);
   logger.info(
-    `data: train ${splits.train.indices.length}, validation ${splits.validation.indices.length}, forget ${splits.forget.indices.length} (${splits.classToForget >= 0 ? `class ${splits.classToForget}` : 'random'}), retain ${splits.retain.indices.length}, test ${splits.test.indices.length}`,
+    `data: train ${splits.train.indices.length}, validation ${splits.validation.indices.length}, forget ${splits.forget.indices.length} (${splits.classToForget >= 0 ? `class ${splits.classToForget}` : 'random'}), retain ${splits.retain.indices.length}, test ${splits.test.indices.length}; TA and the MIA's non-members: ${heldOut}`,
   );
   try {
-    // Stage 1: dense training (resumes from its per-epoch checkpoint).
     const denseCkpt = path.join(out, 'models', 'dense.ckpt');
+    const sparseCkpt = path.join(out, 'models', 'sparse.ckpt');
+    const pruneDir = path.join(out, 'prune');
+    const variants: Variant[] = [{ name: 'dense', checkpoint: denseCkpt, sparsity: 0 }];
+    let sparsity: number | undefined;
+
+    // Stage 1: dense training (resumes from its per-epoch checkpoint), unless the pruner trains
+    // the dense model as its round 0.
     if (await fileExists(denseCkpt)) {
-      await loadModel(denseCkpt, model);
-      logger.info(`train: loaded ${denseCkpt}`);
+      logger.info(`train: found ${denseCkpt}`);
+    } else if (config.prune?.trainsDense) {
+      const report = await runPruner(container, config.prune.pruner, {
+        model,
+        data: splits,
+        options: config.prune.options,
+        checkpointDir: pruneDir,
+      });
+      sparsity = report.sparsity.global;
+      await saveModel(sparseCkpt, model, { stage: 'sparse', sparsity, pruner: config.prune.pruner });
+      await fs.copyFile(pruneCheckpointFiles(pruneDir).round(0), denseCkpt);
+      logger.info(`prune: ${config.prune.pruner} trained the dense model (round 0) and pruned it to ${(100 * sparsity).toFixed(2)}%`);
     } else {
       const report = await train(model, {
         ...config.train,
@@ -173,27 +241,28 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
       logger.info(`train: test accuracy ${report.accuracy?.toFixed(2)}% at ${report.imagesPerSecond.toFixed(1)} img/s`);
     }
 
-    // Stage 2: pruning.
-    const variants: Variant[] = [{ name: 'dense', checkpoint: denseCkpt, sparsity: 0 }];
+    // Stage 2: pruning (the trained dense model, unless the pruner trained it above).
     if (config.prune) {
-      const sparseCkpt = path.join(out, 'models', 'sparse.ckpt');
-      let sparsity: number;
       if (await fileExists(sparseCkpt)) {
-        const meta = await loadModel(sparseCkpt, model);
-        sparsity = Number(meta.sparsity);
-        logger.info(`prune: loaded ${sparseCkpt} (sparsity ${(100 * sparsity).toFixed(1)}%)`);
+        await loadModel(sparseCkpt, model);
+        sparsity = maskSparsity(model);
+        logger.info(`prune: loaded ${sparseCkpt} (sparsity ${(100 * sparsity).toFixed(1)}%, from its masks)`);
       } else {
+        await loadModel(denseCkpt, model);
+        // Say which recipe runs: the quick presets prune the trained model and fine-tune it
+        // (no rewind), unlike the reference's OMP (see trainsDense).
+        logger.info(`prune: ${config.prune.pruner} ${JSON.stringify(config.prune.options)} on the trained dense model`);
         const report = await runPruner(container, config.prune.pruner, {
           model,
           data: splits,
-          options: config.prune.options as never,
-          checkpointDir: path.join(out, 'prune'),
+          options: config.prune.options,
+          checkpointDir: pruneDir,
         });
         sparsity = report.sparsity.global;
         await saveModel(sparseCkpt, model, { stage: 'sparse', sparsity, pruner: config.prune.pruner });
         logger.info(`prune: ${config.prune.pruner} → global sparsity ${(100 * sparsity).toFixed(2)}%`);
       }
-      variants.push({ name: 'sparse', checkpoint: sparseCkpt, sparsity });
+      variants.push({ name: 'sparse', checkpoint: sparseCkpt, sparsity: sparsity ?? maskSparsity(model) });
     }
     await writeFileAtomic(variantsFile(out), `${JSON.stringify(variants)}\n`);
 
@@ -207,26 +276,45 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
     if (workers > 1) {
       logger.info(`unlearning: ${jobs.length} rows on ${workers} processes${handOff ? ' (1 wasm thread each)' : ''}`);
     }
-    const children: Array<Promise<void>> = [];
+    const children: Array<ReturnType<typeof spawnRowWorker>> = [];
     for (let w = handOff ? 0 : 1; w < workers; w++) children.push(spawnRowWorker(out, w, workers));
+    // Settle every worker (none left running), then report the first failure.
+    const settled = Promise.allSettled(children.map((c) => c.done));
     const mine = handOff ? [] : jobs.filter((_, i) => i % workers === 0);
-    for (const job of mine) await evaluateRow(ctx, job);
-    await Promise.all(children);
+    try {
+      for (const job of mine) await evaluateRow(ctx, job);
+    } catch (err) {
+      for (const c of children) c.stop();
+      await settled;
+      throw err;
+    }
+    const failed = (await settled).find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
     const rows: ResultRow[] = [];
-    for (const job of jobs) rows.push(JSON.parse(await fs.readFile(rowFile(out, job), 'utf8')) as ResultRow);
+    for (const job of jobs) {
+      const row = await readRow(rowFile(out, job), job);
+      if (row === undefined || 'unusable' in row) {
+        throw new UnlearnError(
+          'UNLEARN_DATA_CORRUPT',
+          `The row file ${rowFile(out, job)} ${row ? `cannot be used (${row.unusable})` : 'is missing'} after its worker finished; re-run to compute it again.`,
+          { details: { file: rowFile(out, job) } },
+        );
+      }
+      rows.push(row);
+    }
 
     // Stage 5: report.
     const results: Results = {
       schemaVersion: 1,
       createdAt: new Date().toISOString(),
       model: { arch: config.arch, config: model.config as Record<string, unknown>, sparsity: variants[1]?.sparsity ?? 0 },
-      forget: { classToForget: splits.classToForget, size: splits.forget.indices.length, seed: config.seed },
+      forget: { classToForget: splits.classToForget, size: splits.forget.indices.length, seed: config.seed, heldOut },
       retain: {
         size: splits.retain.indices.length,
         evaluated: Math.min(splits.retain.indices.length, config.evaluation.maxRetain ?? Number.POSITIVE_INFINITY),
       },
       rows,
-    } as Results;
+    };
     const reportDir = path.join(out, 'report');
     await writeReport(results, reportDir);
     const seconds = (performance.now() - t0) / 1000;
@@ -248,8 +336,21 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
  */
 export async function runPipelineShard(outDir: string, shard: number, shards: number, options: RunPipelineOptions = {}): Promise<void> {
   const out = path.resolve(outDir);
-  const config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8')) as PipelineConfig;
-  const variants = JSON.parse(await fs.readFile(variantsFile(out), 'utf8')) as Variant[];
+  let config: PipelineConfig;
+  let variants: Variant[];
+  try {
+    config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8')) as PipelineConfig;
+    variants = JSON.parse(await fs.readFile(variantsFile(out), 'utf8')) as Variant[];
+  } catch (cause) {
+    throw new UnlearnError(
+      'UNLEARN_DATA_MISSING',
+      `${out} holds no prepared run (config.json and models/variants.json); start it with \`unlearn run\`.`,
+      {
+        details: { dir: out },
+        cause,
+      },
+    );
+  }
   // Row workers run side by side, one per core: one wasm thread each.
   const ctx = await preparePipeline({ ...config, quiet: true, wasmThreads: 1 }, options);
   try {
@@ -260,41 +361,18 @@ export async function runPipelineShard(outDir: string, shard: number, shards: nu
   }
 }
 
-/** Start `unlearn rows` in a child process on the same Node (and tsx loader, from source). */
-function spawnRowWorker(out: string, shard: number, shards: number): Promise<void> {
-  const here = fileURLToPath(import.meta.url);
-  const fromSource = here.endsWith('.ts');
-  const bin = path.join(path.dirname(here), '..', fromSource ? 'bin.ts' : 'bin.js');
-  const prefix = fromSource ? [createRequire(import.meta.url).resolve('tsx/cli'), '--conditions=@unlearnjs/source'] : [];
-  const args = [...prefix, bin, 'rows', '--save-dir', out, '--shard', `${shard}/${shards}`];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve()
-        : reject(
-            new UnlearnError(
-              'UNLEARN_INVALID_OPTIONS',
-              `Row worker ${shard}/${shards} exited with code ${code}; re-run to resume, or use --jobs 1.`,
-              {
-                details: { shard, code },
-              },
-            ),
-          ),
-    );
-  });
-}
-
 async function evaluateRow(ctx: PipelineContext, job: RowJob): Promise<ResultRow> {
   const { container, config, model, splits, out, logger } = ctx;
   const { variant, method: m } = job;
   const key = rowKey(variant.name, m);
   const file = rowFile(out, job);
-  if (await fileExists(file)) {
+  const earlier = await readRow(file, job);
+  if (earlier && !('unusable' in earlier)) {
     logger.info(`${key}: done earlier (${file})`);
-    return JSON.parse(await fs.readFile(file, 'utf8')) as ResultRow;
+    return earlier;
   }
+  // A warning, so that quiet row workers report it too: a row that was thought finished is redone.
+  if (earlier) logger.warn(`${key}: ${file} cannot be used (${earlier.unusable}); computing the row again`);
   await loadModel(variant.checkpoint, model);
   let seconds = 0;
   let extra: Record<string, unknown> = {};
@@ -303,45 +381,27 @@ async function evaluateRow(ctx: PipelineContext, job: RowJob): Promise<ResultRow
     const report = await runUnlearner(container, m.method, {
       model,
       data: { forget: splits.forget, retain: splits.retain, validation: splits.validation, classToForget: splits.classToForget },
-      options: m.options as never,
+      options: m.options ?? {},
       adapter: m.lora ? { name: 'lora', options: config.lora } : undefined,
     });
     seconds = report.seconds;
     extra = report.extra;
   }
-  const data = {
-    forget: splits.forget,
-    retain: splits.retain,
-    test: splits.test,
-    testRetainClasses: splits.testRetainClasses,
-    classToForget: splits.classToForget,
-  };
-  const acc = await runEvaluator(container, 'accuracy', {
-    model,
-    data,
-    options: { maxRetain: config.evaluation.maxRetain, batchSize: config.evaluation.batchSize ?? 256 } as never,
+  const { metrics } = await evaluateModel(container, model, splits, {
+    maxRetain: config.evaluation.maxRetain,
+    batchSize: config.evaluation.batchSize,
+    mia: config.evaluation.mia,
   });
-  const metrics: Record<string, number> = {
-    UA: acc.metrics.UA,
-    RA: acc.metrics.RA,
-    TA: acc.metrics.TA,
-    'MIA-efficacy': 0,
-    RTE: seconds / 60,
-  };
-  if (config.evaluation.mia) {
-    const mia = await runEvaluator(container, 'svc-mia', { model, data, options: { features: ['confidence'], privacy: false } as never });
-    metrics['MIA-efficacy'] = mia.metrics['MIA-efficacy'];
-  }
   const row: ResultRow = {
     method: m.method,
     sparsity: variant.name === 'dense' ? 'dense' : variant.sparsity,
     ...(m.lora ? { lora: true } : {}),
-    metrics: metrics as ResultRow['metrics'],
+    metrics: { ...metrics, RTE: seconds / 60 },
     seconds,
     options: { ...(m.options ?? {}), ...(Object.keys(extra).length ? { report: JSON.parse(JSON.stringify(extra)) } : {}) },
   };
   logger.info(
-    `${key}: UA ${metrics.UA.toFixed(2)} | MIA ${metrics['MIA-efficacy'].toFixed(2)} | RA ${metrics.RA.toFixed(2)} | TA ${metrics.TA.toFixed(2)} | RTE ${metrics.RTE.toFixed(2)} min`,
+    `${key}: UA ${metrics.UA.toFixed(2)} | MIA ${metrics['MIA-efficacy'].toFixed(2)} | RA ${metrics.RA.toFixed(2)} | TA ${metrics.TA.toFixed(2)} | RTE ${(seconds / 60).toFixed(2)} min`,
   );
   await writeFileAtomic(file, `${JSON.stringify(row, null, 2)}\n`);
   return row;
