@@ -104,6 +104,21 @@ describe('bad input gets one clear line and a non-zero exit', () => {
     // The CLI speaks its own flags, not the library's option names.
     expect(r.err).toMatch(/--data|--download/);
     expect(r.err).not.toMatch(/download: true|\bdir\b:/);
+    // The same from `run`, which goes through the pipeline.
+    const run = await cli([
+      'run',
+      '--preset',
+      'ci',
+      '--data',
+      '/nonexistent-cifar',
+      '--save-dir',
+      mkdtempSync(join(tmpdir(), 'unlearn-run-')),
+      '--backend',
+      'cpu',
+      '--quiet',
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.err).toMatch(/--data .*\[UNLEARN_DATA_MISSING\]/);
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
-import { type CliIo, addCommonOptions } from '../common-options.js';
+import { CLI_DATA_OPTION_NAMES, type CliIo, addCommonOptions } from '../common-options.js';
 import { runPipeline } from '../pipeline/run-pipeline.js';
 import { type PresetName, presetConfig } from '../pipeline/presets.js';
 import { integer } from '../reference-args.js';
@@ -49,9 +49,10 @@ export function addRunCommand(program: Command, io: CliIo): void {
           dir: opts.data ?? config.data.dir,
           download: opts.download,
           trainLimit: opts.trainLimit ?? config.data.trainLimit,
+          testLimit: opts.testLimit ?? config.data.testLimit,
         },
       },
-      { stream: { write: io.stderr } },
+      { stream: { write: io.stderr }, dataOptionNames: CLI_DATA_OPTION_NAMES },
     );
     io.stdout(`${(await fs.readFile(path.join(res.reportDir, 'results.md'), 'utf8')).trim()}\n`);
   });

@@ -44,6 +44,11 @@ export interface RunPipelineOptions {
   logger?: Logger;
   progress?: ProgressReporter;
   signal?: AbortSignal;
+  /**
+   * How data errors name the folder and download options (the CLI passes
+   * `{ dir: '--data', download: '--download' }`). @defaultValue the library's option names
+   */
+  dataOptionNames?: { dir?: string; download?: string };
 }
 
 interface Variant {
@@ -120,6 +125,7 @@ async function preparePipeline(config: PipelineConfig, options: RunPipelineOptio
     seed: config.seed,
     classToForget: config.data.classToForget,
     numToForget: config.data.numToForget,
+    optionNames: options.dataOptionNames,
   });
   const model = createModel(container, config.arch, config.model);
   return { config, out, logger, container, splits, model, backend };
