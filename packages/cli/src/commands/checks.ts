@@ -30,7 +30,7 @@ export function validateOptions(
   flagOf: Record<string, string>,
 ): void {
   try {
-    parseOptions(schema as never, options, where);
+    parseOptions(schema, options, where);
   } catch (err) {
     if (!isUnlearnError(err, 'UNLEARN_INVALID_OPTIONS')) throw err;
     const issues = (err.details.issues ?? []) as Array<{ path: string; message: string; given?: unknown }>;
@@ -45,5 +45,5 @@ export function validateOptions(
   }
 }
 
-/** What {@link validateOptions} needs of a schema. */
-export type OptionsSchemaLike = { safeParse(v: unknown): unknown };
+/** What {@link validateOptions} needs of a schema: any plugin's `optionsSchema`. */
+export type OptionsSchemaLike = Parameters<typeof parseOptions>[0];

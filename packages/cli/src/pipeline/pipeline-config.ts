@@ -1,4 +1,4 @@
-import type { BackendRequest } from '@unlearnjs/core';
+import type { BackendRequest, Schedule } from '@unlearnjs/core';
 
 /** One unlearning run of the pipeline. */
 export interface MethodSpec {
@@ -38,7 +38,7 @@ export interface PipelineConfig {
     numToForget?: number;
   };
   /** Dense training. */
-  train: { epochs: number; batchSize: number; lr: number; schedule?: Record<string, unknown>; warmupEpochs?: number };
+  train: { epochs: number; batchSize: number; lr: number; schedule?: Schedule; warmupEpochs?: number };
   /** Pruning: a pruner id and its options (e.g. omp at rate 0.95). Absent: dense only. */
   prune?: {
     pruner: string;

@@ -235,7 +235,6 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
     } else {
       const report = await train(model, {
         ...config.train,
-        schedule: config.train.schedule as never,
         data: splits.train,
         evalSet: splits.test,
         evalEvery: config.train.epochs,
