@@ -37,7 +37,7 @@ const flat = (ts: tf.Tensor[]) => tf.concat(ts.map((t) => tf.reshape(t, [-1])));
 /** Forward outputs [y, mean, variance] of the fused kernel, flattened into one tensor. */
 function fusedForward(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, residual: tf.Tensor | undefined, relu: boolean) {
   return tf.tidy(() => {
-    const inputs = residual === undefined ? { x, gamma, beta } : { x, gamma, beta, residual };
+    const inputs: tf.NamedTensorMap = residual === undefined ? { x, gamma, beta } : { x, gamma, beta, residual };
     return flat(tf.engine().runKernel(BATCH_NORM_TRAIN, inputs, { epsilon: EPSILON, relu } as unknown as tf.NamedAttrMap) as tf.Tensor[]);
   });
 }
@@ -45,7 +45,7 @@ function fusedForward(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, residual:
 /** Gradients [dx, dγ, dβ, (dr)] of Σ probe·y from the fused kernels, flattened into one tensor. */
 function fusedGrads(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, residual: tf.Tensor | undefined, relu: boolean, probe: tf.Tensor) {
   return tf.tidy(() => {
-    const inputs = residual === undefined ? { x, gamma, beta } : { x, gamma, beta, residual };
+    const inputs: tf.NamedTensorMap = residual === undefined ? { x, gamma, beta } : { x, gamma, beta, residual };
     const attrs = { epsilon: EPSILON, relu } as unknown as tf.NamedAttrMap;
     const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAIN, inputs, attrs) as tf.Tensor[];
     const gradAttrs = { epsilon: EPSILON, relu, residual: residual !== undefined } as unknown as tf.NamedAttrMap;

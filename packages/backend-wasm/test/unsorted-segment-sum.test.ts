@@ -14,7 +14,7 @@ afterAll(() => {
 describe('UnsortedSegmentSum on wasm', () => {
   it('sums rows with duplicate ids like the cpu backend', async () => {
     const ids = { shape: [7], data: Int32Array.from([0, 3, 3, 1, 0, 3, 4]), dtype: 'int32' as const };
-    await expectSameOnWasm([spec([7, 3, 2], 1), ids], (x, s) => tf.unsortedSegmentSum(x, s, 6));
+    await expectSameOnWasm([spec([7, 3, 2], 1), ids], (x, s) => tf.unsortedSegmentSum(x, s as tf.Tensor1D, 6));
   });
 
   it('drops ids outside [0, numSegments) and sums the rest (closed form)', async () => {

@@ -129,7 +129,7 @@ describe('Model linear overrides', () => {
       const a = tf.variable(
         tf.tensor(
           new Rng(1).normalArray(
-            sa.reduce((p, q) => p * q),
+            sa.reduce((p: number, q) => p * q, 1),
             0,
             1,
           ),
@@ -139,7 +139,7 @@ describe('Model linear overrides', () => {
       const b = tf.variable(
         tf.tensor(
           new Rng(2).normalArray(
-            sb.reduce((p, q) => p * q),
+            sb.reduce((p: number, q) => p * q, 1),
             0,
             1,
           ),

@@ -95,7 +95,7 @@ beforeAll(async () => {
 
 describe('learningRateAt', () => {
   it('follows MultiStepLR and cosine annealing closed forms', () => {
-    const ms = { type: 'multistep', milestones: [91, 136], gamma: 0.1 } as const;
+    const ms = { type: 'multistep' as const, milestones: [91, 136], gamma: 0.1 };
     expect(learningRateAt(0.1, 0, 182, ms)).toBeCloseTo(0.1, 12);
     expect(learningRateAt(0.1, 90, 182, ms)).toBeCloseTo(0.1, 12);
     expect(learningRateAt(0.1, 91, 182, ms)).toBeCloseTo(0.01, 12);

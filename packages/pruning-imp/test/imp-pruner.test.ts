@@ -175,7 +175,7 @@ describe('imp', () => {
     const progress = recordingProgress();
     const c = container(4, { progress });
     const model = createModel(c, 'tiny', { channels: 2 });
-    const schedule = { type: 'multistep', milestones: [1, 3], gamma: 0.1 } as const;
+    const schedule = { type: 'multistep' as const, milestones: [1, 3], gamma: 0.1 };
     try {
       await runPruner(c, 'imp', {
         model,
