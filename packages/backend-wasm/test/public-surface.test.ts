@@ -1,0 +1,29 @@
+import * as api from '@unlearnjs/backend-wasm';
+import { expect, it } from 'vitest';
+
+// The package's runtime exports, sorted. Adding, renaming or removing one changes what users
+// import: update this list in the same commit, with a changeset that says so.
+it('exports exactly its public API', () => {
+  expect(Object.keys(api).sort()).toEqual([
+    'BATCH_NORM_INFER',
+    'BATCH_NORM_TRAIN',
+    'BATCH_NORM_TRAIN_GRAD',
+    'GELU',
+    'GELU_GRAD',
+    'LAYER_NORM',
+    'LAYER_NORM_GRAD',
+    'MAX_WASM_THREADS',
+    'SGD_STEP',
+    'areWasmTrainingKernelsRegistered',
+    'enableWasmThreads',
+    'leadingReduction',
+    'listWasmTrainingKernels',
+    'loadSimdKernels',
+    'registerWasmTrainingKernels',
+    'setSimdConvGradients',
+    'setSimdThreads',
+    'simdKernelsStatus',
+    'tileAsBroadcast',
+    'unregisterWasmTrainingKernels',
+  ]);
+});

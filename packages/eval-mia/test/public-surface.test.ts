@@ -1,0 +1,38 @@
+import * as api from '@unlearnjs/eval-mia';
+import { expect, it } from 'vitest';
+
+// The package's runtime exports, sorted. Adding, renaming or removing one changes what users
+// import: update this list in the same commit, with a changeset that says so.
+it('exports exactly its public API', () => {
+  expect(Object.keys(api).sort()).toEqual([
+    'AccuracyEvaluator',
+    'GAP_METRICS',
+    'MIA_FEATURES',
+    'REPORT_METRICS',
+    'RESULTS_SCHEMA_VERSION',
+    'SvcMiaEvaluator',
+    'accuracyOptionsSchema',
+    'accuracyPlugin',
+    'createSvmClassifier',
+    'entropy',
+    'gapToRetrain',
+    'miaFeatureMatrix',
+    'modifiedEntropy',
+    'readResults',
+    'referenceTestSet',
+    'registerEvalMia',
+    'renderGapMarkdownTable',
+    'renderHtmlReport',
+    'renderMarkdownReport',
+    'renderMarkdownTable',
+    'renderSvgChart',
+    'resultMetricsSchema',
+    'resultRow',
+    'resultRowSchema',
+    'resultsSchema',
+    'svcMiaOptionsSchema',
+    'svcMiaPlugin',
+    'validateResults',
+    'writeReport',
+  ]);
+});
