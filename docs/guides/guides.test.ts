@@ -4,11 +4,22 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { createContainer, createMemoryLogger, createModel, defaultCifar10Dir, loadModel } from '@unlearnjs/core';
+import {
+  Rng,
+  createContainer,
+  createMemoryLogger,
+  createModel,
+  defaultCifar10Dir,
+  loadModel,
+  runServices,
+  runUnlearner,
+} from '@unlearnjs/core';
+import { registerFt } from '@unlearnjs/unlearn-ft';
 import { createTinySplits, expectMaskedWeightsZero, modelState, registerTinyModel } from '@unlearnjs/testing';
 import { describe, expect, it } from 'vitest';
 import { run as runGettingStarted } from './code/getting-started.js';
 import { pruneAndFineTune } from './code/use-layerwise-magnitude.js';
+import { SmoothFtUnlearner, registerSmoothFt, smoothFtOptionsSchema } from './code/label-smoothing-ft.js';
 import { forgetWithNegGradPlus } from './code/use-neg-grad-plus.js';
 
 // The guides' runnable code: every fenced block whose first line is `// docs/guides/code/<file>`
@@ -87,6 +98,43 @@ describe.skipIf(!hasCifar10)('getting-started.md on the first CIFAR-10 records',
       expect(acc).toBeLessThanOrEqual(100);
     }
     expect(result.seconds).toBeGreaterThan(0);
+  });
+});
+
+describe('writing-an-unlearner.md: smooth-ft on trainUnlearner', () => {
+  it('is exactly ft with smoothing 0, differs with smoothing, refuses an empty retain set, and leaks nothing', async () => {
+    await tf.setBackend('cpu');
+    const splits = createTinySplits({ seed: 4, classToForget: 2 });
+    const data = { forget: splits.forget, retain: splits.retain, validation: splits.validation, classToForget: splits.classToForget };
+    const container = createContainer({ seed: 4, use: [registerTinyModel, registerFt, registerSmoothFt], logger: createMemoryLogger() });
+    const base = createModel(container, 'tiny');
+    const numTensors = tf.memory().numTensors;
+    // The same start and the same services (data order, augmentation) as `ft` gets: only the loss differs.
+    const run = async (unlearn: (model: typeof base) => Promise<unknown>) => {
+      const model = base.clone(new Rng(0));
+      await unlearn(model);
+      const state = modelState(model);
+      model.dispose();
+      return state;
+    };
+    const smooth = (smoothing: number) => (model: typeof base) =>
+      new SmoothFtUnlearner().unlearn({
+        model,
+        data,
+        options: smoothFtOptionsSchema.parse({ epochs: 2, lr: 0.05, smoothing }),
+        services: runServices(container, 'unlearn:ft'),
+      });
+    const ft = await run((model) => runUnlearner(container, 'ft', { model, data, options: { epochs: 2, lr: 0.05 } }));
+    expect(await run(smooth(0))).toEqual(ft);
+    expect(await run(smooth(0.3))).not.toEqual(ft);
+    expect(tf.memory().numTensors).toBe(numTensors);
+    await expect(
+      runUnlearner(container, 'smooth-ft', { model: base, data: { ...data, retain: { ...data.retain, indices: new Int32Array(0) } } }),
+    ).rejects.toMatchObject({ code: 'UNLEARN_EMPTY_DATA' });
+    await expect(runUnlearner(container, 'smooth-ft', { model: base, data, options: { smoothing: 1 } })).rejects.toMatchObject({
+      code: 'UNLEARN_INVALID_OPTIONS',
+    });
+    base.dispose();
   });
 });
 
