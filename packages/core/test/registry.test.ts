@@ -6,11 +6,14 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import {
   API_VERSION,
+  BACKEND_INFO,
   type DependencyContainer,
   type Model,
   type OptionsFor,
   type Plugin,
+  RNG,
   RUN_SEED,
+  Rng,
   type UnlearnData,
   type Unlearner,
   type UnlearnerOptionsByName,
@@ -19,6 +22,7 @@ import {
   createContainer,
   createPlugin,
   createUnlearner,
+  isUnlearnError,
   listPlugins,
   parseOptions,
   registerPlugin,
@@ -193,6 +197,48 @@ describe('containers', () => {
     expect(err.message).toContain('createContainer');
     await expectUnlearnError(() => listPlugins(globalContainer), 'UNLEARN_INVALID_OPTIONS');
     await expectUnlearnError(() => createPlugin(globalContainer, 'unlearner', 'g'), 'UNLEARN_INVALID_OPTIONS');
+  });
+
+  it('refuses a container not made by createContainer (a tsyringe child, or a child of a run container)', async () => {
+    const foreign = globalContainer.createChildContainer();
+    const err = await expectUnlearnError(() => registerPlugin(foreign, unlearnerPlugin('f')), 'UNLEARN_INVALID_OPTIONS');
+    expect(err.message).toMatch(/not made by createContainer/);
+    await expectUnlearnError(() => listPlugins(foreign), 'UNLEARN_INVALID_OPTIONS');
+    // A child of a run container is not one either (it would hide the run's plugins).
+    await expectUnlearnError(() => listPlugins(createContainer().createChildContainer()), 'UNLEARN_INVALID_OPTIONS');
+  });
+
+  it('keeps the plugins in tsyringe itself: resolveAll on the run container lists the descriptors', () => {
+    const c = createContainer();
+    const a = unlearnerPlugin('via-tsyringe');
+    registerPlugin(c, a);
+    expect(c.resolveAll(Symbol.for('@unlearnjs/core:PLUGINS'))).toEqual([a]);
+  });
+
+  it('derives the run Rng from RUN_SEED, and makes the backend info resolvable', () => {
+    const backend = { name: 'cpu', threads: 1 } as never;
+    const c = createContainer({ seed: 9, backend });
+    expect(resolve(c, RUN_SEED)).toBe(9);
+    expect(resolve(c, RNG).nextUint32()).toBe(new Rng(9).nextUint32());
+    expect(resolve(c, RNG)).toBe(resolve(c, RNG));
+    expect(resolve(c, BACKEND_INFO)).toBe(backend);
+    expect(createContainer().isRegistered(BACKEND_INFO)).toBe(false);
+  });
+
+  it('recognises an UnlearnError thrown by another copy of core by its code, not its class', () => {
+    class OtherCopyError extends Error {
+      readonly code = 'UNLEARN_EMPTY_DATA';
+      readonly details = {};
+      constructor() {
+        super('from another copy');
+        this.name = 'UnlearnError';
+      }
+    }
+    expect(isUnlearnError(new OtherCopyError())).toBe(true);
+    expect(isUnlearnError(new OtherCopyError(), 'UNLEARN_EMPTY_DATA')).toBe(true);
+    expect(isUnlearnError(new OtherCopyError(), 'UNLEARN_ABORTED')).toBe(false);
+    expect(isUnlearnError(Object.assign(new Error('x'), { code: 'ENOENT' }))).toBe(false);
+    expect(isUnlearnError({ name: 'UnlearnError', code: 'UNLEARN_X' })).toBe(false);
   });
 
   it('gives each plugin call a seeded Rng: same seed and label, same stream', () => {

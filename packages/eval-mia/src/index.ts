@@ -11,6 +11,7 @@
 export { registerEvalMia } from './register.js';
 export { AccuracyEvaluator, accuracyPlugin, accuracyOptionsSchema, type AccuracyOptions } from './accuracy-evaluator.js';
 export {
+  SVM_CLASSIFIER_FACTORY,
   SvcMiaEvaluator,
   svcMiaPlugin,
   svcMiaOptionsSchema,

@@ -6,7 +6,9 @@ import {
   type Plugin,
   type Predictions,
   type Subset,
+  type Token,
   UnlearnError,
+  resolve,
   takeFirst,
   throwIfAborted,
 } from '@unlearnjs/core';
@@ -47,6 +49,13 @@ export type SvcMiaOptions = z.output<typeof svcMiaOptionsSchema>;
 
 /** Builds the SVM the attack trains; {@link createSvmClassifier} (libsvm) by default. */
 export type SvmClassifierFactory = (options: SvmClassifierOptions) => Promise<SvmClassifier>;
+
+/**
+ * Token of the SVM the `svc-mia` plugin trains: register a {@link SvmClassifierFactory} under it
+ * on the run's container (`container.register(SVM_CLASSIFIER_FACTORY, { useValue: f })`) to
+ * replace libsvm, e.g. with a faster or GPU implementation; without one, libsvm is used.
+ */
+export const SVM_CLASSIFIER_FACTORY = Symbol.for('@unlearnjs/eval-mia:SVM_CLASSIFIER_FACTORY') as Token<SvmClassifierFactory>;
 
 function rowsOf(m: FeatureMatrix, from: number, to: number): FeatureMatrix {
   return { data: m.data.subarray(from * m.cols, to * m.cols), rows: to - from, cols: m.cols };
@@ -222,5 +231,8 @@ export const svcMiaPlugin: Plugin<'evaluator'> = {
   name: 'svc-mia',
   apiVersion: API_VERSION,
   description: 'SVM membership-inference attack (RBF, C = 3): MIA-efficacy on the forget set and MIA-privacy.',
-  create: () => new SvcMiaEvaluator(),
+  create: (container) =>
+    new SvcMiaEvaluator(
+      container.isRegistered(SVM_CLASSIFIER_FACTORY, true) ? resolve(container, SVM_CLASSIFIER_FACTORY) : createSvmClassifier,
+    ),
 };

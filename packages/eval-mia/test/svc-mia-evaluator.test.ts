@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type FeatureMatrix,
   MIA_FEATURES,
+  SVM_CLASSIFIER_FACTORY,
   type SvmClassifier,
   SvcMiaEvaluator,
   registerEvalMia,
@@ -183,6 +184,28 @@ describe('svc-mia evaluator', () => {
     });
     expect(classWise.metrics['MIA-efficacy']).toBe(filtered.metrics['MIA-efficacy']);
     expect(classWise.details?.sizes).toMatchObject({ shadowNonMembers: Math.min(without.indices.length, 40) });
+    model.dispose();
+  });
+
+  it('trains the SVM the run container provides under SVM_CLASSIFIER_FACTORY, libsvm otherwise', async () => {
+    const model = channelModel();
+    let fits = 0;
+    const c = container();
+    c.register(SVM_CLASSIFIER_FACTORY, {
+      useValue: async () => ({
+        numSupportVectors: 0,
+        gamma: undefined,
+        train: () => void fits++,
+        predict: (x: FeatureMatrix) => new Int32Array(x.rows).fill(1),
+        dispose: () => {},
+      }),
+    });
+    const data: EvalData = { forget: forgetUnseen, retain, test: testAll, classToForget: -1 };
+    const injected = await runEvaluator(c, 'svc-mia', { model, data, options: { features: ['confidence'], privacy: false } });
+    expect(fits).toBe(1);
+    expect(injected.metrics['MIA-efficacy']).toBe(0); // the injected SVM calls everything a member
+    const libsvm = await runEvaluator(container(), 'svc-mia', { model, data, options: { features: ['confidence'], privacy: false } });
+    expect(libsvm.metrics['MIA-efficacy']).toBe(100);
     model.dispose();
   });
 

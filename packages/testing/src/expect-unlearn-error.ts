@@ -1,4 +1,4 @@
-import { UnlearnError, type UnlearnErrorCode } from '@unlearnjs/core';
+import { type UnlearnError, type UnlearnErrorCode, isUnlearnError } from '@unlearnjs/core';
 import { expect } from 'vitest';
 
 /**
@@ -26,7 +26,8 @@ export async function expectUnlearnError(fn: () => unknown, code: UnlearnErrorCo
   }
   expect(threw, `expected an UnlearnError ${code}, but the call succeeded`).toBe(true);
   const description = thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown);
-  expect(thrown instanceof UnlearnError, `expected an UnlearnError ${code}, got ${description}`).toBe(true);
+  // By shape, not instanceof: a plugin with its own copy of core throws its own UnlearnError class.
+  expect(isUnlearnError(thrown), `expected an UnlearnError ${code}, got ${description}`).toBe(true);
   const err = thrown as UnlearnError;
   expect(err.code, `expected UnlearnError ${code}, got ${err.code}: ${err.message}`).toBe(code);
   return err;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { UnlearnError } from '../errors/unlearn-error.js';
+import { UnlearnError, isUnlearnError } from '../errors/unlearn-error.js';
 import { type Model, firstNonBinary } from '../models/model.js';
 import { type CheckpointData, type StoredArray, readCheckpoint, writeCheckpoint } from './checkpoint-file.js';
 
@@ -96,7 +96,7 @@ export function loadModelFromCheckpoint(model: Model, data: CheckpointData, file
     if (masks.size > 0) model.setMasks(masks);
   } catch (err) {
     // Model's errors name the weight but not the file the caller will have to delete.
-    if (err instanceof UnlearnError && err.details.file === undefined) {
+    if (isUnlearnError(err) && err.details.file === undefined) {
       throw new UnlearnError(err.code, `${file}: ${err.message}`, { details: { ...err.details, file }, cause: err });
     }
     throw err;

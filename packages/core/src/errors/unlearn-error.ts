@@ -69,10 +69,24 @@ export class UnlearnError extends Error {
 /**
  * Narrow an unknown thrown value to an {@link UnlearnError}, optionally of one code.
  *
+ * @remarks Recognises the error by its shape (`name` "UnlearnError", a string `code` starting
+ * with `UNLEARN_`, a `details` object), not by `instanceof`: a plugin installed with its own
+ * copy of `@unlearnjs/core` throws instances of another `UnlearnError` class, and those must be
+ * understood all the same.
+ *
  * @param err - anything that was thrown
  * @param code - when given, the code it must have
  * @returns whether `err` is such an error
  */
 export function isUnlearnError(err: unknown, code?: UnlearnErrorCode): err is UnlearnError {
-  return err instanceof UnlearnError && (code === undefined || err.code === code);
+  if (err instanceof UnlearnError) return code === undefined || err.code === code;
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { name?: unknown; code?: unknown; details?: unknown };
+  const shaped =
+    e.name === 'UnlearnError' &&
+    typeof e.code === 'string' &&
+    e.code.startsWith('UNLEARN_') &&
+    typeof e.details === 'object' &&
+    e.details !== null;
+  return shaped && (code === undefined || e.code === code);
 }

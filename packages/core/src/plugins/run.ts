@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { UnlearnError } from '../errors/unlearn-error.js';
+import { UnlearnError, isUnlearnError } from '../errors/unlearn-error.js';
 import type { Model } from '../models/model.js';
 import {
   type DependencyContainer,
@@ -109,7 +109,7 @@ export async function runUnlearner<N extends string>(
     return { ...report, method: report.method || name, seconds: (performance.now() - t0) / 1000 };
   } catch (err) {
     attached?.detach();
-    if (err instanceof UnlearnError && err.code === 'UNLEARN_NON_FINITE_LOSS') args.model.load(before);
+    if (isUnlearnError(err, 'UNLEARN_NON_FINITE_LOSS')) args.model.load(before);
     throw err;
   } finally {
     for (const t of before.values()) t.dispose();

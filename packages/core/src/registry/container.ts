@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import { type DependencyContainer, container as globalContainer } from 'tsyringe';
+import { type DependencyContainer, container as globalContainer, instanceCachingFactory } from 'tsyringe';
 import { UnlearnError } from '../errors/unlearn-error.js';
 import { type Logger, createConsoleLogger } from '../progress/logger.js';
 import { type ProgressReporter, silentProgress } from '../progress/progress.js';
 import { Rng } from '../random/rng.js';
+import type { BackendInfo } from '../backend/init-backend.js';
 import type { RunServices } from '../plugins/services.js';
 import type { Adapter, Evaluator, ModelFactory, Pruner, Unlearner } from '../plugins/kinds.js';
 import type {
@@ -15,7 +16,7 @@ import type {
 } from './options-by-name.js';
 import { API_VERSION, type Plugin, type PluginInstanceByKind, type PluginKind } from './plugin.js';
 import { type Token, defineToken } from './token.js';
-import { ABORT_SIGNAL, LOGGER, PROGRESS, RNG, RUN_SEED } from './tokens.js';
+import { ABORT_SIGNAL, BACKEND_INFO, LOGGER, PROGRESS, RNG, RUN_SEED } from './tokens.js';
 
 export type { DependencyContainer } from 'tsyringe';
 
@@ -34,12 +35,17 @@ export interface CreateContainerOptions {
   progress?: ProgressReporter;
   /** @defaultValue a signal that never aborts */
   signal?: AbortSignal;
+  /** What {@link initBackend} chose, for plugins that adapt to it (resolve {@link BACKEND_INFO}). */
+  backend?: BackendInfo;
 }
 
-interface Registry {
-  readonly plugins: Map<string, Plugin>;
-}
-const REGISTRY = defineToken<Registry>('PLUGIN_REGISTRY');
+/**
+ * The one registry of plugins: tsyringe multi-registrations of the descriptors under this token
+ * (`resolveAll` lists them). See docs/decisions/0008-plugins-in-tsyringe-multi-registrations.md.
+ */
+const PLUGINS = defineToken<Plugin>('PLUGINS');
+/** Marks a container made by {@link createContainer} (the only kind plugins may be registered on). */
+const RUN_CONTAINER = defineToken<true>('RUN_CONTAINER');
 
 /**
  * Resolve a typed token from a container.
@@ -69,28 +75,34 @@ export function createContainer(options: CreateContainerOptions = {}): Dependenc
   const c = globalContainer.createChildContainer();
   const seed = options.seed ?? 0;
   c.register(RUN_SEED, { useValue: seed });
-  c.register(RNG, { useValue: new Rng(seed) });
+  // The root generator derives from the seed token, once per container.
+  c.register(RNG, { useFactory: instanceCachingFactory((d) => new Rng(d.resolve(RUN_SEED))) });
   c.register(LOGGER, { useValue: options.logger ?? createConsoleLogger() });
   c.register(PROGRESS, { useValue: options.progress ?? silentProgress });
   c.register(ABORT_SIGNAL, { useValue: options.signal ?? new AbortController().signal });
-  c.register(REGISTRY, { useValue: { plugins: new Map() } });
+  c.register(RUN_CONTAINER, { useValue: true });
+  if (options.backend) c.register(BACKEND_INFO, { useValue: options.backend });
   for (const use of options.use ?? []) use(c);
   return c;
 }
 
-function registryOf(container: DependencyContainer): Registry {
-  if (container === globalContainer) {
+/**
+ * The registered descriptors of a run container.
+ * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` for a container not made by createContainer
+ */
+function registered(container: DependencyContainer): Plugin[] {
+  if (!container.isRegistered(RUN_CONTAINER, false)) {
     throw new UnlearnError(
       'UNLEARN_INVALID_OPTIONS',
-      'Plugins are registered on a run container, not on the global one: call createContainer() first.',
+      container === globalContainer
+        ? 'Plugins are registered on a run container, not on the global one: call createContainer() first.'
+        : 'This container was not made by createContainer(): plugins live on a run container, which holds the seed, logger, progress and signal they use. Call createContainer({ use: [...] }).',
     );
   }
-  if (!container.isRegistered(REGISTRY, false)) container.register(REGISTRY, { useValue: { plugins: new Map() } });
-  return container.resolve(REGISTRY);
+  return container.isRegistered(PLUGINS, false) ? container.resolveAll(PLUGINS) : [];
 }
 
 const key = (kind: PluginKind, name: string) => `${kind}:${name}`;
-const pluginToken = (kind: PluginKind, name: string) => Symbol.for(`@unlearnjs/core:plugin/${kind}/${name}`);
 const NAME_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 /**
@@ -103,7 +115,7 @@ const NAME_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
  *   same object is a no-op); `UNLEARN_INVALID_OPTIONS` for a name that is not kebab-case
  */
 export function registerPlugin<K extends PluginKind>(container: DependencyContainer, plugin: Plugin<K>): void {
-  const reg = registryOf(container);
+  const plugins = registered(container);
   if (!(['model', 'pruner', 'unlearner', 'adapter', 'evaluator'] as const).includes(plugin.kind)) {
     throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `Unknown plugin kind "${String(plugin.kind)}".`, {
       details: { kind: plugin.kind },
@@ -123,8 +135,7 @@ export function registerPlugin<K extends PluginKind>(container: DependencyContai
       { details: { kind: plugin.kind, name: plugin.name, apiVersion: plugin.apiVersion, expected: API_VERSION } },
     );
   }
-  const k = key(plugin.kind, plugin.name);
-  const existing = reg.plugins.get(k);
+  const existing = plugins.find((p) => key(p.kind, p.name) === key(plugin.kind, plugin.name));
   if (existing === plugin) return;
   if (existing) {
     throw new UnlearnError(
@@ -133,8 +144,7 @@ export function registerPlugin<K extends PluginKind>(container: DependencyContai
       { details: { kind: plugin.kind, name: plugin.name } },
     );
   }
-  reg.plugins.set(k, plugin as Plugin);
-  container.register(pluginToken(plugin.kind, plugin.name), { useFactory: (c) => plugin.create(c) });
+  container.register(PLUGINS, { useValue: plugin as Plugin });
 }
 
 /**
@@ -144,7 +154,7 @@ export function registerPlugin<K extends PluginKind>(container: DependencyContai
  * @returns descriptors, sorted by kind then name
  */
 export function listPlugins(container: DependencyContainer, kind?: PluginKind): Plugin[] {
-  return [...registryOf(container).plugins.values()]
+  return registered(container)
     .filter((p) => kind === undefined || p.kind === kind)
     .sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind.localeCompare(b.kind)));
 }
@@ -158,8 +168,8 @@ export function listPlugins(container: DependencyContainer, kind?: PluginKind): 
  * @throws UnlearnError `UNLEARN_UNKNOWN_PLUGIN`, listing what is registered for that kind
  */
 export function createPlugin<K extends PluginKind>(container: DependencyContainer, kind: K, name: string): PluginInstanceByKind[K] {
-  const reg = registryOf(container);
-  if (!reg.plugins.has(key(kind, name))) {
+  const plugin = registered(container).find((p) => p.kind === kind && p.name === name);
+  if (!plugin) {
     const known = listPlugins(container, kind).map((p) => p.name);
     throw new UnlearnError(
       'UNLEARN_UNKNOWN_PLUGIN',
@@ -167,7 +177,8 @@ export function createPlugin<K extends PluginKind>(container: DependencyContaine
       { details: { kind, name, registered: known } },
     );
   }
-  return container.resolve(pluginToken(kind, name)) as PluginInstanceByKind[K];
+  // create() gets the run's container: a plugin resolves the services it needs from it.
+  return plugin.create(container) as PluginInstanceByKind[K];
 }
 
 /** Options type of plugin `N` in a by-name map `M` (`unknown` for names not in the map). */

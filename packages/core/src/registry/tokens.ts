@@ -1,3 +1,4 @@
+import type { BackendInfo } from '../backend/init-backend.js';
 import type { Logger } from '../progress/logger.js';
 import type { ProgressReporter } from '../progress/progress.js';
 import type { Rng } from '../random/rng.js';
@@ -13,3 +14,8 @@ export const LOGGER = defineToken<Logger>('LOGGER');
 export const PROGRESS = defineToken<ProgressReporter>('PROGRESS');
 /** The run's AbortSignal. */
 export const ABORT_SIGNAL = defineToken<AbortSignal>('ABORT_SIGNAL');
+/**
+ * What `initBackend` chose for the run (name, threads, kernels), when the app passed it to
+ * `createContainer({ backend })`; a plugin checks `container.isRegistered(BACKEND_INFO)` first.
+ */
+export const BACKEND_INFO = defineToken<BackendInfo>('BACKEND_INFO');

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { arraysToTensors, loadModelFromCheckpoint, modelToCheckpoint, tensorsToArrays } from '../checkpoint/model-checkpoint.js';
 import { fileExists, readCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint-file.js';
 import { type Subset, batches } from '../data/index.js';
-import { UnlearnError } from '../errors/unlearn-error.js';
+import { UnlearnError, isUnlearnError } from '../errors/unlearn-error.js';
 import type { Model } from '../models/model.js';
 import type { EpochLog } from '../plugins/kinds.js';
 import type { RunServices } from '../plugins/services.js';
@@ -330,7 +330,7 @@ export async function train(model: Model, options: TrainOptions): Promise<TrainR
  * unexplained RuntimeError.
  */
 function asOutOfMemory(err: unknown, batch: number, microBatch: number | undefined): UnlearnError | undefined {
-  if (err instanceof UnlearnError) return undefined;
+  if (isUnlearnError(err)) return undefined;
   const message = err instanceof Error ? err.message : String(err);
   const wasmFailure = /Aborted\(|out of memory|function signature mismatch|memory access out of bounds|Cannot enlarge memory/i.test(
     message,
