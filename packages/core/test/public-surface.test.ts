@@ -8,6 +8,7 @@ it('exports exactly its public API', () => {
     'ABORT_SIGNAL',
     'API_VERSION',
     'AUGMENT_PADDING',
+    'BACKEND_INFO',
     'BACKEND_ORDER',
     'BATCH_NORM_MOMENTUM',
     'CHECKPOINT_FORMAT_VERSION',

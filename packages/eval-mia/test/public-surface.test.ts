@@ -10,6 +10,7 @@ it('exports exactly its public API', () => {
     'MIA_FEATURES',
     'REPORT_METRICS',
     'RESULTS_SCHEMA_VERSION',
+    'SVM_CLASSIFIER_FACTORY',
     'SvcMiaEvaluator',
     'accuracyOptionsSchema',
     'accuracyPlugin',
