@@ -21,7 +21,8 @@ describe.runIf(hasData)('examples/cifar10-resnet, ci preset', () => {
 
     const results = validateResults(readFileSync(join(dir, 'report', 'results.json'), 'utf8'));
     const methods = new Set(results.rows.map((r) => `${r.method}${r.lora ? '+lora' : ''}`));
-    for (const m of ['original', 'retrain', 'ft', 'ft+lora', 'ga', 'rl', 'l1-sparse', 'fisher', 'influence']) expect(methods).toContain(m);
+    for (const m of ['original', 'retrain', 'ft', 'ft+lora', 'ga', 'rl', 'l1-sparse', 'fisher', 'influence', 'salun', 'scrub'])
+      expect(methods).toContain(m);
     expect(results.rows.filter((r) => r.sparsity === 'dense').length).toBe(results.rows.filter((r) => r.sparsity !== 'dense').length);
     expect(results.model.sparsity).toBeCloseTo(0.95, 2);
     const html = readFileSync(join(dir, 'report', 'report.html'), 'utf8');

@@ -11,6 +11,8 @@ import { registerInfluence } from '@unlearnjs/unlearn-influence';
 import { registerL1Sparse } from '@unlearnjs/unlearn-l1-sparse';
 import { registerRetrain } from '@unlearnjs/unlearn-retrain';
 import { registerRl } from '@unlearnjs/unlearn-rl';
+import { registerSalun } from '@unlearnjs/unlearn-salun';
+import { registerScrub } from '@unlearnjs/unlearn-scrub';
 
 /** Every first-party register function, in the order the CLI applies them. */
 export const FIRST_PARTY_PLUGINS: readonly RegisterFunction[] = [
@@ -23,6 +25,8 @@ export const FIRST_PARTY_PLUGINS: readonly RegisterFunction[] = [
   registerRetrain,
   registerFisher,
   registerInfluence,
+  registerSalun,
+  registerScrub,
   registerLora,
   registerEvalMia,
 ];

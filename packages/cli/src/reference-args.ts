@@ -15,6 +15,11 @@ export const REFERENCE_METHODS: Readonly<Record<string, string>> = Object.freeze
   retrain: 'retrain',
   FT_prune: 'l1-sparse',
   FT_l1: 'l1-sparse',
+  // Beyond the sparsity paper: SalUn (OPTML-Group/Unlearn-Saliency runs it as `--unlearn RL
+  // --mask_path with_0.5.pt`) and SCRUB (meghdadk/SCRUB).
+  SalUn: 'salun',
+  salun: 'salun',
+  SCRUB: 'scrub',
 });
 
 /**

@@ -33,7 +33,9 @@ describe('reference flags', () => {
     expect(resolveMethod('fisher_new', known)).toBe('fisher');
     expect(resolveMethod('FT_prune', known)).toBe('l1-sparse');
     expect(resolveMethod('ga', known)).toBe('ga');
-    expect(() => resolveMethod('SCRUB', known)).toThrow(/Unknown unlearning method "SCRUB".*GA, FT/);
+    expect(resolveMethod('SalUn', [...known, 'salun'])).toBe('salun');
+    expect(resolveMethod('SCRUB', [...known, 'scrub'])).toBe('scrub');
+    expect(() => resolveMethod('NegGrad', known)).toThrow(/Unknown unlearning method "NegGrad".*GA, FT/);
   });
 });
 
@@ -243,6 +245,29 @@ describe.runIf(hasData)('the reference commands as written (tiny sizes)', () => 
     expect(evalOther.code).toBe(2);
     expect(evalOther.err).toMatch(/--class-to-replace 0 --num-indexes-to-replace 5.*\[UNLEARN_FORGET_SET_MISMATCH\]/);
 
+    // The methods beyond the paper, by their reference-style names.
+    for (const [name, id] of [
+      ['SalUn', 'salun'],
+      ['SCRUB', 'scrub'],
+    ]) {
+      const r = await cli([
+        'forget',
+        '--save_dir',
+        dir,
+        '--mask',
+        join(dir, '1model_SA_best'),
+        '--unlearn',
+        name,
+        '--unlearn_epochs',
+        '1',
+        ...tiny,
+      ]);
+      expect(r.code, r.err).toBe(0);
+      const out = JSON.parse(r.out.trim());
+      expect(out.method).toBe(id);
+      expect(out.metrics.RTE).toBeGreaterThan(0);
+    }
+
     // --arch that contradicts the checkpoint, and a misspelt flag, still fail.
     const wrongArch = await cli(['forget', '--save_dir', dir, '--mask', join(dir, '1model_SA_best'), '--arch', 'vit', ...tiny]);
     expect(wrongArch.err).toMatch(/\[UNLEARN_CHECKPOINT_INCOMPATIBLE\]/);
@@ -250,8 +275,8 @@ describe.runIf(hasData)('the reference commands as written (tiny sizes)', () => 
     expect(typo.code).not.toBe(0);
     expect(typo.err).toMatch(/unknown option '--unlearn-lrr'/);
 
-    const bad = await cli(['forget', '--save_dir', dir, '--mask', join(dir, '1model_SA_best'), '--unlearn', 'SCRUB', ...tiny]);
+    const bad = await cli(['forget', '--save_dir', dir, '--mask', join(dir, '1model_SA_best'), '--unlearn', 'NegGrad', ...tiny]);
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/Unknown unlearning method "SCRUB"/);
+    expect(bad.err).toMatch(/Unknown unlearning method "NegGrad"/);
   }, 600_000);
 });

@@ -64,7 +64,7 @@ export function addForgetCommand(program: Command, io: CliIo): void {
         .requiredOption('--mask <checkpoint>', 'the model to unlearn from, e.g. out/1model_SA_best (a pruning round)')
         .option(
           '--unlearn <method>',
-          'GA | FT | RL | fisher_new | wfisher | retrain | FT_prune, or a plugin id (ga, ft, rl, fisher, influence, retrain, l1-sparse)',
+          'GA | FT | RL | fisher_new | wfisher | retrain | FT_prune | SalUn | SCRUB, or a plugin id (ga, ft, rl, fisher, influence, retrain, l1-sparse, salun, scrub)',
           REFERENCE_DEFAULTS.unlearn,
         )
         .option('--arch <name>', 'the architecture; must match the checkpoint (read from it)'),

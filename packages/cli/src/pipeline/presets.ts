@@ -12,6 +12,8 @@ interface MethodScale {
   l1: number;
   fisher: { alpha: number; maxSamples?: number };
   influence: { alpha: number; numSamples: number };
+  salun: { epochs: number; lr: number };
+  scrub: { epochs: number; msteps: number };
 }
 
 function methods(s: MethodScale): MethodSpec[] {
@@ -24,6 +26,8 @@ function methods(s: MethodScale): MethodSpec[] {
     { method: 'l1-sparse', options: { epochs: s.l1, lr: 0.01, alpha: 5e-4 } },
     { method: 'fisher', options: { ...s.fisher } },
     { method: 'influence', options: { ...s.influence } },
+    { method: 'salun', options: { ...s.salun } },
+    { method: 'scrub', options: { ...s.scrub } },
   ];
 }
 
@@ -71,6 +75,10 @@ export function presetConfig(name: PresetName, arch: 'resnet18' | 'vit'): Pipeli
         l1: 10,
         fisher: { alpha: 1e-6 },
         influence: { alpha: 1, numSamples: 1000 },
+        // SalUn's README command for CIFAR-10 (10 epochs, lr 0.013, saliency ratio 0.5) and
+        // SCRUB's CIFAR-10 notebook (3 epochs, 2 max-steps): the packages' defaults.
+        salun: { epochs: 10, lr: 0.013 },
+        scrub: { epochs: 3, msteps: 2 },
       }),
       lora: { rank: 64, alpha: 16 },
       evaluation: { mia: true },
@@ -91,6 +99,8 @@ export function presetConfig(name: PresetName, arch: 'resnet18' | 'vit'): Pipeli
         l1: 2,
         fisher: { alpha: 1e-6, maxSamples: 256 },
         influence: { alpha: 0.03, numSamples: 200 },
+        salun: { epochs: 2, lr: 0.013 },
+        scrub: { epochs: 3, msteps: 2 },
       }),
       lora: { rank: 8, alpha: 16 },
       evaluation: { mia: true, maxRetain: 1000 },
@@ -110,6 +120,8 @@ export function presetConfig(name: PresetName, arch: 'resnet18' | 'vit'): Pipeli
       l1: 1,
       fisher: { alpha: 1e-6, maxSamples: 64 },
       influence: { alpha: 0.03, numSamples: 30 },
+      salun: { epochs: 1, lr: 0.013 },
+      scrub: { epochs: 1, msteps: 1 },
     }),
     lora: { rank: 4, alpha: 8 },
     evaluation: { mia: true, maxRetain: 200 },
