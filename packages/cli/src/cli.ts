@@ -3,6 +3,7 @@ import { isUnlearnError } from '@unlearnjs/core';
 import { Command } from 'commander';
 import { addEvalCommand } from './commands/eval.js';
 import { addForgetCommand } from './commands/forget.js';
+import { addExportCommand, addImportCommand } from './commands/import-export.js';
 import { addPruneCommand } from './commands/prune.js';
 import { addReportCommand } from './commands/report.js';
 import { addRowsCommand } from './commands/rows.js';
@@ -33,6 +34,8 @@ export function createProgram(io: CliIo = defaultIo): Command {
   addPruneCommand(program, io);
   addForgetCommand(program, io);
   addEvalCommand(program, io);
+  addImportCommand(program, io);
+  addExportCommand(program, io);
   addRowsCommand(program, io);
   addReportCommand(program, io);
   return program;

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type DependencyContainer, type RegisterFunction, UnlearnError, registerCoreModels } from '@unlearnjs/core';
 import { registerEvalMia } from '@unlearnjs/eval-mia';
+import { registerInterop } from '@unlearnjs/interop';
 import { registerLora } from '@unlearnjs/lora';
 import { registerPruningImp } from '@unlearnjs/pruning-imp';
 import { registerFisher } from '@unlearnjs/unlearn-fisher';
@@ -17,6 +18,7 @@ import { registerScrub } from '@unlearnjs/unlearn-scrub';
 /** Every first-party register function, in the order the CLI applies them. */
 export const FIRST_PARTY_PLUGINS: readonly RegisterFunction[] = [
   registerCoreModels,
+  registerInterop,
   registerPruningImp,
   registerFt,
   registerGa,

@@ -21,6 +21,7 @@ import {
   readCheckpoint,
   removeStaleTempFiles,
 } from '@unlearnjs/core';
+import { importTorchResNet18 } from '@unlearnjs/interop';
 import { FIRST_PARTY_PLUGINS, loadPluginPackages } from './plugins.js';
 
 /** What every command that runs models sets up: the backend, the plugins and the run container. */
@@ -138,7 +139,8 @@ export async function resolveCheckpoint(p: string): Promise<string> {
 }
 
 /**
- * Build the checkpoint's model and load it.
+ * Build the checkpoint's model and load it: an unlearnjs checkpoint, or a `.safetensors`
+ * state_dict of the reference's ResNet-18 (imported as `torch-resnet18`).
  * @param container - the run's container
  * @param file - the checkpoint
  * @returns the model (the caller disposes it) and the checkpoint's metadata
@@ -147,6 +149,11 @@ export async function modelFromCheckpoint(
   container: DependencyContainer,
   file: string,
 ): Promise<{ model: Model; meta: Record<string, unknown> }> {
+  if (file.endsWith('.safetensors')) {
+    // A PyTorch state_dict of the reference's ResNet-18 (pruned or not): imported as it stands.
+    const imported = await importTorchResNet18(file, { container });
+    return { model: imported.model, meta: { arch: imported.model.arch, config: imported.config, maskSource: imported.maskSource } };
+  }
   const ck = await readCheckpoint(file);
   const model = createModel(container, String(ck.meta.arch), (ck.meta.config ?? {}) as Record<string, unknown>);
   try {

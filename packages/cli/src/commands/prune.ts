@@ -34,7 +34,11 @@ export function addPruneCommand(program: Command, io: CliIo): void {
     program
       .command('prune')
       .description('Train and prune a model (IMP with rewinding, or one-shot OMP), writing <save_dir>/<round>model_SA_best.ckpt per round.')
-      .addOption(new Option('--arch <name>', 'model').choices(['resnet18', 'vit']).default('resnet18'))
+      .addOption(
+        new Option('--arch <name>', 'model (torch-resnet18: PyTorch padding, exportable with `unlearn export`)')
+          .choices(['resnet18', 'torch-resnet18', 'vit'])
+          .default('resnet18'),
+      )
       .option('--width <n>', 'ResNet-18 width (64 = standard)', integer('--width', 4, 512), 64)
       .addOption(
         new Option('--prune-type <type>', 'rewind_lt: IMP with weight rewinding; lt: IMP rewinding to init; omp: one-shot')
@@ -122,7 +126,7 @@ export function addPruneCommand(program: Command, io: CliIo): void {
       optionNames: CLI_DATA_OPTION_NAMES,
       splitNames: CLI_SPLIT_NAMES,
     });
-    const model = createModel(container, opts.arch, opts.arch === 'resnet18' ? { width: opts.width } : {});
+    const model = createModel(container, opts.arch, opts.arch === 'vit' ? {} : { width: opts.width });
     try {
       const report = await runPruner(container, pruner, { model, data: splits, checkpointDir: path.join(opts.saveDir, 'rounds'), options });
       for (const r of report.rounds) {
