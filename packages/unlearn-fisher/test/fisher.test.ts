@@ -45,6 +45,7 @@ beforeAll(async () => {
 });
 
 describeUnlearnerContract({
+  needs: ['retain'],
   plugin: fisherPlugin,
   use: [registerFisher],
   validOptions: { alpha: 1e-3, batchSize: 16, maxSamples: 32 },

@@ -16,6 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ftOptionsSchema, ftPlugin, registerFt } from '../src/index.js';
 
 describeUnlearnerContract({
+  needs: ['retain'],
   plugin: ftPlugin,
   use: [registerFt],
   validOptions: { epochs: 1, batchSize: 32 },

@@ -16,6 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gaOptionsSchema, gaPlugin, negativeCrossEntropy, registerGa } from '../src/index.js';
 
 describeUnlearnerContract({
+  needs: ['forget'],
   plugin: gaPlugin,
   use: [registerGa],
   validOptions: { epochs: 1, lr: 1e-3, batchSize: 8 },

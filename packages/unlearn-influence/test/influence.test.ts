@@ -38,6 +38,7 @@ beforeAll(async () => {
 });
 
 describeUnlearnerContract({
+  needs: ['forget', 'retain'],
   plugin: influencePlugin,
   use: [registerInfluence],
   validOptions: { alpha: 1e-3, numSamples: 8, batchSize: 32 },

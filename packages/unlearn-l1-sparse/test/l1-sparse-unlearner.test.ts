@@ -14,6 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { l1Alpha, l1AlphaSchedule, l1Norm, l1SparseOptionsSchema, l1SparsePlugin, registerL1Sparse } from '../src/index.js';
 
 describeUnlearnerContract({
+  needs: ['retain'],
   plugin: l1SparsePlugin,
   use: [registerL1Sparse],
   validOptions: { epochs: 2, batchSize: 32, alpha: 1e-3, noL1Epochs: 1 },

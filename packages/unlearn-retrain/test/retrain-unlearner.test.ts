@@ -21,6 +21,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultRetrainMilestones, registerRetrain, retrainOptionsSchema, retrainPlugin, retrainSchedule } from '../src/index.js';
 
 describeUnlearnerContract({
+  needs: ['retain'],
   plugin: retrainPlugin,
   use: [registerRetrain],
   validOptions: { epochs: 1, batchSize: 32 },

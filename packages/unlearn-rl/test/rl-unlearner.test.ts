@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { randomLabelSet, randomWrongLabels, registerRl, rlOptionsSchema, rlPlugin } from '../src/index.js';
 
 describeUnlearnerContract({
+  needs: ['forget', 'retain'],
   plugin: rlPlugin,
   use: [registerRl],
   validOptions: { epochs: 1, batchSize: 32 },
@@ -26,6 +27,7 @@ describeUnlearnerContract({
 });
 
 describeUnlearnerContract({
+  needs: ['forget', 'retain'],
   plugin: rlPlugin,
   use: [registerRl],
   validOptions: { epochs: 1, batchSize: 32, labels: 'fixed-wrong' },

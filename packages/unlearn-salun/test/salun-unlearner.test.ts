@@ -40,6 +40,7 @@ vi.mock('../src/saliency-map.js', async (importOriginal) => {
 });
 
 describeUnlearnerContract({
+  needs: ['forget', 'retain'],
   plugin: salunPlugin,
   use: [registerSalun],
   validOptions: { epochs: 1, batchSize: 32 },

@@ -29,6 +29,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ScrubOptions, distillKl, registerScrub, scrubOptionsSchema, scrubPlugin } from '../src/index.js';
 
 describeUnlearnerContract({
+  needs: ['forget', 'retain'],
   plugin: scrubPlugin,
   use: [registerScrub],
   validOptions: { epochs: 2, msteps: 1, lr: 0.01, batchSize: 16, forgetBatchSize: 8 },

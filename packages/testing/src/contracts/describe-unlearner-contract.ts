@@ -1,6 +1,7 @@
 import { type DataSplits, Rng, type UnlearnData, type UnlearnReport, runUnlearner } from '@unlearnjs/core';
 import { describe, expect, it } from 'vitest';
 import { expectNoTensorLeak } from '../expect-no-tensor-leak.js';
+import { expectUnlearnError } from '../expect-unlearn-error.js';
 import { type TinySplitsOptions, createTinySplits, unlearnDataOf } from '../fixtures/tiny-splits.js';
 import { expectMaskedWeightsZero, modelState, setRandomMasks } from '../model-checks.js';
 import {
@@ -20,6 +21,12 @@ export interface UnlearnerContractConfig extends PluginContractConfig<'unlearner
   model?: ContractModel;
   /** Sizes of the tiny splits. @defaultValue 120 train images, class 0 forgotten */
   data?: TinySplitsOptions;
+  /**
+   * The sets the method cannot work without (GA: `['forget']`, FT: `['retain']`). Each, left
+   * empty, must fail with `UNLEARN_EMPTY_DATA` naming the method and the set, before the model
+   * changes, instead of reporting success having done nothing. @defaultValue none checked
+   */
+  needs?: ReadonlyArray<'forget' | 'retain'>;
 }
 
 function expectWellFormedReport(report: UnlearnReport): void {
@@ -45,7 +52,9 @@ function expectWellFormedReport(report: UnlearnReport): void {
  * 4. every invalid option set fails with `UNLEARN_INVALID_OPTIONS` and leaves the model unchanged;
  * 5. no tensor leaks (`tf.memory().numTensors` before and after, the model disposed);
  * 6. masks stay zero: with a random ~50% mask on the prunable weights, every masked weight is
- *    exactly 0 after unlearning, and the masks are unchanged.
+ *    exactly 0 after unlearning, and the masks are unchanged;
+ * 7. every set in `needs`, left empty, fails with `UNLEARN_EMPTY_DATA` (`details.method`,
+ *    `details.set`) and leaves the model unchanged.
  * @example
  * ```ts
  * describeUnlearnerContract({
@@ -99,6 +108,26 @@ export function describeUnlearnerContract(config: UnlearnerContractConfig): void
         model.dispose();
       });
     });
+
+    for (const set of config.needs ?? []) {
+      it(`refuses an empty ${set} set with UNLEARN_EMPTY_DATA before touching the model`, async () => {
+        const container = freshContainer(config);
+        const model = buildContractModel(container, config.model);
+        try {
+          const full = data();
+          const empty: UnlearnData = { ...full, [set]: { source: full[set].source, indices: new Int32Array(0) } };
+          const before = modelState(model);
+          const err = await expectUnlearnError(
+            () => runUnlearner(container, plugin.name, { model, data: empty, options: config.validOptions }),
+            'UNLEARN_EMPTY_DATA',
+          );
+          expect(err.details).toMatchObject({ method: plugin.name, set });
+          expect(modelState(model)).toEqual(before);
+        } finally {
+          model.dispose();
+        }
+      });
+    }
 
     it('keeps masked weights at exactly zero', async () => {
       const { model } = await runOnce(true);
