@@ -173,6 +173,24 @@ async function readRow(file: string, job: RowJob): Promise<ResultRow | undefined
   return row;
 }
 
+/** Run the pruner on the context's model and save the sparse model; returns its global sparsity. */
+async function pruneToSparse(
+  ctx: PipelineContext,
+  prune: NonNullable<PipelineConfig['prune']>,
+  checkpointDir: string,
+  sparseCkpt: string,
+): Promise<number> {
+  const report = await runPruner(ctx.container, prune.pruner, {
+    model: ctx.model,
+    data: ctx.splits,
+    options: prune.options,
+    checkpointDir,
+  });
+  const sparsity = report.sparsity.global;
+  await saveModel(sparseCkpt, ctx.model, { stage: 'sparse', sparsity, pruner: prune.pruner });
+  return sparsity;
+}
+
 /** The sparse model's sparsity, from its masks (a checkpoint's metadata could say anything). */
 function maskSparsity(model: Model): number {
   return sparsityReport(model).global;
@@ -222,14 +240,7 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
     if (await fileExists(denseCkpt)) {
       logger.info(`train: found ${denseCkpt}`);
     } else if (config.prune?.trainsDense) {
-      const report = await runPruner(container, config.prune.pruner, {
-        model,
-        data: splits,
-        options: config.prune.options,
-        checkpointDir: pruneDir,
-      });
-      sparsity = report.sparsity.global;
-      await saveModel(sparseCkpt, model, { stage: 'sparse', sparsity, pruner: config.prune.pruner });
+      sparsity = await pruneToSparse(ctx, config.prune, pruneDir, sparseCkpt);
       await fs.copyFile(pruneCheckpointFiles(pruneDir).round(0), denseCkpt);
       logger.info(`prune: ${config.prune.pruner} trained the dense model (round 0) and pruned it to ${(100 * sparsity).toFixed(2)}%`);
     } else {
@@ -257,14 +268,7 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
         // Say which recipe runs: the quick presets prune the trained model and fine-tune it
         // (no rewind), unlike the reference's OMP (see trainsDense).
         logger.info(`prune: ${config.prune.pruner} ${JSON.stringify(config.prune.options)} on the trained dense model`);
-        const report = await runPruner(container, config.prune.pruner, {
-          model,
-          data: splits,
-          options: config.prune.options,
-          checkpointDir: pruneDir,
-        });
-        sparsity = report.sparsity.global;
-        await saveModel(sparseCkpt, model, { stage: 'sparse', sparsity, pruner: config.prune.pruner });
+        sparsity = await pruneToSparse(ctx, config.prune, pruneDir, sparseCkpt);
         logger.info(`prune: ${config.prune.pruner} → global sparsity ${(100 * sparsity).toFixed(2)}%`);
       }
       variants.push({ name: 'sparse', checkpoint: sparseCkpt, sparsity: sparsity ?? maskSparsity(model) });
