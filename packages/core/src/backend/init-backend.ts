@@ -212,7 +212,7 @@ const loaders: Record<BackendName, Loader> = {
  *
  * @example
  * ```ts
- * const info = await initBackend('auto'); // prints e.g. "backend: wasm (tfjs-backend-wasm, 1 thread + 10 training kernels ...)"
+ * const info = await initBackend('auto'); // prints e.g. "backend: wasm (tfjs-backend-wasm, 1 thread + 19 training kernels ...)"
  * await initBackend('wasm', { wasmThreads: 2 }); // "backend: wasm (tfjs-backend-wasm, 2 threads + ...)"
  * ```
  */

@@ -14,7 +14,7 @@ import type {
   PrunerOptionsByName,
   UnlearnerOptionsByName,
 } from './options-by-name.js';
-import { API_VERSION, type Plugin, type PluginInstanceByKind, type PluginKind } from './plugin.js';
+import { API_VERSION, PLUGIN_KINDS, type Plugin, type PluginInstanceByKind, type PluginKind } from './plugin.js';
 import { type Token, defineToken } from './token.js';
 import { ABORT_SIGNAL, BACKEND_INFO, LOGGER, PROGRESS, RNG, RUN_SEED } from './tokens.js';
 
@@ -116,7 +116,7 @@ const NAME_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
  */
 export function registerPlugin<K extends PluginKind>(container: DependencyContainer, plugin: Plugin<K>): void {
   const plugins = registered(container);
-  if (!(['model', 'pruner', 'unlearner', 'adapter', 'evaluator'] as const).includes(plugin.kind)) {
+  if (!PLUGIN_KINDS.includes(plugin.kind)) {
     throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `Unknown plugin kind "${String(plugin.kind)}".`, {
       details: { kind: plugin.kind },
     });

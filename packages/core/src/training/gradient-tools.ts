@@ -257,18 +257,6 @@ export function vectorAxpyInPlace(alpha: number, x: ParamVector, y: ParamVector)
 }
 
 /**
- * `alpha · x` as a new vector.
- * @param alpha - the scale
- * @param x - vector (unchanged)
- * @returns a new vector; **the caller disposes it**
- */
-export function vectorScale(alpha: number, x: ParamVector): ParamVector {
-  const out: ParamVector = new Map();
-  for (const [k, t] of x) out.set(k, tf.mul(t, alpha));
-  return out;
-}
-
-/**
  * `x ← alpha · x`, replacing `x`'s tensors one at a time (each old tensor is disposed).
  * @param alpha - the scale
  * @param x - vector, updated in place
@@ -279,17 +267,6 @@ export function vectorScaleInPlace(alpha: number, x: ParamVector): void {
     t.dispose();
     x.set(k, next);
   }
-}
-
-/**
- * A copy of a vector.
- * @param x - vector
- * @returns a new vector; **the caller disposes it**
- */
-export function cloneVector(x: ParamVector): ParamVector {
-  const out: ParamVector = new Map();
-  for (const [k, t] of x) out.set(k, tf.clone(t));
-  return out;
 }
 
 /**
@@ -306,18 +283,6 @@ export function maskVectorInPlace(model: Model, x: ParamVector): void {
     t.dispose();
     x.set(k, next);
   }
-}
-
-/**
- * Concatenate a vector into one flat float32 tensor, in the map's order (or `order`).
- *
- * @param x - vector
- * @param order - names in the wanted order @defaultValue the map's order
- * @returns a new `[Σ sizes]` tensor; **the caller disposes it**. For small models and tests:
- *   for ResNet-18 this is one 45 MB tensor, which the streaming helpers here avoid.
- */
-export function flattenVector(x: ParamVector, order: readonly string[] = [...x.keys()]): tf.Tensor1D {
-  return tf.tidy(() => tf.concat(order.map((k) => tf.reshape(x.get(k) as tf.Tensor, [-1]))) as tf.Tensor1D);
 }
 
 /**
