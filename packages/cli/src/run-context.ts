@@ -20,6 +20,7 @@ import {
   makeSplits,
   readCheckpoint,
   removeStaleTempFiles,
+  silentProgress,
 } from '@unlearnjs/core';
 import { importTorchResNet18 } from '@unlearnjs/interop';
 import { FIRST_PARTY_PLUGINS, loadPluginPackages } from './plugins.js';
@@ -64,7 +65,7 @@ export async function createRunContext(options: RunContextOptions): Promise<RunC
     seed: options.seed,
     use: [...FIRST_PARTY_PLUGINS, ...extra],
     logger,
-    progress: options.progress ?? (options.quiet ? undefined : createBarProgress()),
+    progress: options.progress ?? (options.quiet ? silentProgress : createBarProgress()),
     signal: options.signal,
   });
   return { container, logger, backend };

@@ -55,6 +55,7 @@ export {
   type BarProgressOptions,
   silentProgress,
   createBarProgress,
+  defaultProgress,
 } from './progress/progress.js';
 export {
   Model,

@@ -65,6 +65,7 @@ it('exports exactly its public API', () => {
     'createUnlearner',
     'crossEntropy',
     'defaultCifar10Dir',
+    'defaultProgress',
     'defineToken',
     'dense',
     'disposeVector',

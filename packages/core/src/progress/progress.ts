@@ -121,3 +121,15 @@ export function createBarProgress(options: BarProgressOptions = {}): ProgressRep
     },
   };
 }
+
+/**
+ * The progress reporter a run gets when none is given: bars on an interactive terminal, so a
+ * library call that trains for a minute is not silent, and nothing elsewhere (pipes, CI, logs,
+ * browsers), where bars would only add noise.
+ *
+ * @param stream - where bars would go @defaultValue process.stderr when there is one
+ * @returns {@link createBarProgress} on a TTY stream, else {@link silentProgress}
+ */
+export function defaultProgress(stream: BarProgressOptions['stream'] = globalThis.process?.stderr): ProgressReporter {
+  return stream?.isTTY ? createBarProgress({ stream }) : silentProgress;
+}

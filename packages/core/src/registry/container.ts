@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { type DependencyContainer, container as globalContainer, instanceCachingFactory } from 'tsyringe';
 import { UnlearnError } from '../errors/unlearn-error.js';
 import { type Logger, createConsoleLogger } from '../progress/logger.js';
-import { type ProgressReporter, silentProgress } from '../progress/progress.js';
+import { type ProgressReporter, defaultProgress } from '../progress/progress.js';
 import { Rng } from '../random/rng.js';
 import type { BackendInfo } from '../backend/init-backend.js';
 import type { RunServices } from '../plugins/services.js';
@@ -31,7 +31,7 @@ export interface CreateContainerOptions {
   use?: readonly RegisterFunction[];
   /** @defaultValue a console logger on stderr */
   logger?: Logger;
-  /** @defaultValue silent */
+  /** @defaultValue bars on an interactive terminal, silent elsewhere ({@link defaultProgress}) */
   progress?: ProgressReporter;
   /** @defaultValue a signal that never aborts */
   signal?: AbortSignal;
@@ -78,7 +78,7 @@ export function createContainer(options: CreateContainerOptions = {}): Dependenc
   // The root generator derives from the seed token, once per container.
   c.register(RNG, { useFactory: instanceCachingFactory((d) => new Rng(d.resolve(RUN_SEED))) });
   c.register(LOGGER, { useValue: options.logger ?? createConsoleLogger() });
-  c.register(PROGRESS, { useValue: options.progress ?? silentProgress });
+  c.register(PROGRESS, { useValue: options.progress ?? defaultProgress() });
   c.register(ABORT_SIGNAL, { useValue: options.signal ?? new AbortController().signal });
   c.register(RUN_CONTAINER, { useValue: true });
   if (options.backend) c.register(BACKEND_INFO, { useValue: options.backend });
