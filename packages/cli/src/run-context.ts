@@ -20,6 +20,7 @@ import {
   makeSplits,
   readCheckpoint,
   removeStaleTempFiles,
+  reporterProgress,
   silentProgress,
 } from '@unlearnjs/core';
 import { importTorchResNet18 } from '@unlearnjs/interop';
@@ -92,6 +93,8 @@ export interface SplitOptions {
    * `{ numToForget: '--num-indexes-to-replace' }`).
    */
   splitNames?: Readonly<Record<string, string>>;
+  /** The run's progress reporter; without it the data layer reports on stderr itself. */
+  progress?: ProgressReporter;
 }
 
 /**
@@ -101,8 +104,10 @@ export interface SplitOptions {
  */
 export async function loadSplits(o: SplitOptions): Promise<DataSplits> {
   const common = { dir: o.dir, download: o.download, quiet: o.quiet, optionNames: o.optionNames };
-  const train = await loadCifar10({ ...common, split: 'train', limit: o.trainLimit });
-  const test = await loadCifar10({ ...common, split: 'test', limit: o.testLimit });
+  // Through the run's reporter when there is one: the same bars, log lines and --quiet as training.
+  const onProgress = (split: string) => (o.progress ? { onProgress: reporterProgress(o.progress, `cifar10 ${split}`) } : {});
+  const train = await loadCifar10({ ...common, split: 'train', limit: o.trainLimit, ...onProgress('train') });
+  const test = await loadCifar10({ ...common, split: 'test', limit: o.testLimit, ...onProgress('test') });
   try {
     return makeSplits(train, test, {
       seed: o.seed,

@@ -100,6 +100,7 @@ it('exports exactly its public API', () => {
     'registerCoreModels',
     'registerPlugin',
     'removeStaleTempFiles',
+    'reporterProgress',
     'requireUnlearnData',
     'resnet18Definition',
     'resnet18Factory',

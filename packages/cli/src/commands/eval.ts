@@ -1,3 +1,4 @@
+import { PROGRESS, resolve } from '@unlearnjs/core';
 import type { Command } from 'commander';
 import { CLI_DATA_OPTION_NAMES, CLI_SPLIT_NAMES, type CliIo, addCommonOptions } from '../common-options.js';
 import { evaluateModel } from '../evaluate-model.js';
@@ -45,6 +46,7 @@ export function addEvalCommand(program: Command, io: CliIo): void {
         testLimit: pick('testLimit', opts.testLimit, recorded?.testLimit),
       };
       const splits = await loadSplits({
+        progress: resolve(container, PROGRESS),
         ...flags,
         dir: opts.data,
         download: opts.download,

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { UnlearnError, createPlugin, listPlugins, runUnlearner, saveModel, writeFileAtomic } from '@unlearnjs/core';
+import { UnlearnError, createPlugin, listPlugins, runUnlearner, saveModel, writeFileAtomic, PROGRESS, resolve } from '@unlearnjs/core';
 import type { Command } from 'commander';
 import { CLI_DATA_OPTION_NAMES, CLI_SPLIT_NAMES, type CliIo, addCommonOptions } from '../common-options.js';
 import { evaluateModel } from '../evaluate-model.js';
@@ -115,6 +115,7 @@ export function addForgetCommand(program: Command, io: CliIo): void {
         testLimit: opts.testLimit,
       };
       const splits = await loadSplits({
+        progress: resolve(container, PROGRESS),
         ...flags,
         dir: opts.data,
         download: opts.download,

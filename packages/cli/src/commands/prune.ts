@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { createModel, createPlugin, runPruner, writeFileAtomic } from '@unlearnjs/core';
+import { createModel, createPlugin, runPruner, writeFileAtomic, PROGRESS, resolve } from '@unlearnjs/core';
 import { type Command, Option } from 'commander';
 import { CLI_DATA_OPTION_NAMES, CLI_SPLIT_NAMES, type CliIo, addCommonOptions } from '../common-options.js';
 import { REFERENCE_DEFAULTS, acceptReferenceFlags, finiteNumber, integer, noteUnusedReferenceFlags } from '../reference-args.js';
@@ -116,6 +116,7 @@ export function addPruneCommand(program: Command, io: CliIo): void {
     // Every range is the pruner's schema's: check it before loading 50,000 images.
     validateOptions(createPlugin(container, 'pruner', pruner).optionsSchema, options, `pruner "${pruner}"`, PRUNE_FLAG_OF);
     const splits = await loadSplits({
+      progress: resolve(container, PROGRESS),
       dir: opts.data,
       download: opts.download,
       quiet: opts.quiet,

@@ -20,6 +20,8 @@ import {
   saveModel,
   train,
   writeFileAtomic,
+  PROGRESS,
+  resolve,
 } from '@unlearnjs/core';
 import { type ResultRow, type Results, referenceTestSet, resultRowSchema, writeReport } from '@unlearnjs/eval-mia';
 import { pruneCheckpointFiles, sparsityReport } from '@unlearnjs/pruning-imp';
@@ -116,6 +118,7 @@ async function preparePipeline(config: PipelineConfig, options: RunPipelineOptio
   });
   validateConfig(container, config);
   const splits = await loadSplits({
+    progress: resolve(container, PROGRESS),
     dir: config.data.dir,
     download: config.data.download,
     quiet: config.quiet,

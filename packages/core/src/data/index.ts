@@ -19,7 +19,7 @@ export {
   CIFAR10_URL,
 } from './cifar10-files.js';
 export { defaultCifar10Dir } from './default-cifar10-dir.js';
-export { type DataProgressCallback, type DataProgressStage, stderrProgress } from './progress.js';
+export { type DataProgressCallback, type DataProgressStage, reporterProgress, stderrProgress } from './progress.js';
 export {
   CIFAR10_ARCHIVE_NAME,
   type Cifar10Checksums,

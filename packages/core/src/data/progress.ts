@@ -1,3 +1,5 @@
+import type { ProgressReporter, ProgressTask } from '../progress/progress.js';
+
 /** What a progress report is about: bytes fetched, archive bytes extracted, or records loaded. */
 export type DataProgressStage = 'download' | 'extract' | 'load';
 
@@ -30,5 +32,34 @@ export function stderrProgress(label: string): DataProgressCallback {
     const finished = total > 0 && done >= total;
     if (tty) process.stderr.write(`\r${text}${finished ? '\n' : ''}`);
     else process.stderr.write(`${text}\n`);
+  };
+}
+
+/**
+ * Show the data layer's progress through a run's {@link ProgressReporter} (its bars, its log
+ * lines, its `--quiet`) instead of writing to stderr on its own: one task per stage.
+ *
+ * @param reporter - the run's reporter (e.g. `resolve(container, PROGRESS)`)
+ * @param label - what is being done, e.g. `'cifar10 train'`
+ * @returns a callback for `loadCifar10({ onProgress })`; each stage's task ends when it is done
+ */
+export function reporterProgress(reporter: ProgressReporter, label: string): DataProgressCallback {
+  let task: ProgressTask | undefined;
+  let stageNow: DataProgressStage | undefined;
+  let last = 0;
+  return (done, total, stage) => {
+    if (!task || stage !== stageNow) {
+      task?.end();
+      const unit = stage === 'load' ? 'img' : 'B';
+      task = reporter.start(stage === undefined ? label : `${label} ${stage}`, total, unit);
+      stageNow = stage;
+      last = 0;
+    }
+    if (done > last) task.tick(done - last);
+    last = done;
+    if (total > 0 && done >= total) {
+      task.end();
+      task = undefined;
+    }
   };
 }
