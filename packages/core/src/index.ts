@@ -107,6 +107,7 @@ export {
   train,
   crossEntropy,
   trainOptionsSchema,
+  SGD_FIELDS,
   type TrainOptions,
   type TrainPass,
   type TrainConfig,

@@ -40,6 +40,7 @@ it('exports exactly its public API', () => {
     'RNG',
     'RUN_SEED',
     'Rng',
+    'SGD_FIELDS',
     'SgdOptimizer',
     'UnlearnError',
     'VIT_IMAGE_SIZE',

@@ -1,4 +1,4 @@
-import { REFERENCE_RECIPE, scheduleSchema } from '@unlearnjs/core';
+import { REFERENCE_RECIPE, SGD_FIELDS, scheduleSchema } from '@unlearnjs/core';
 import { z } from 'zod';
 
 /**
@@ -8,13 +8,13 @@ import { z } from 'zod';
  */
 export const roundTrainingFields = {
   /** Peak learning rate. @defaultValue 0.1 */
-  lr: z.number().positive().max(10).default(REFERENCE_RECIPE.lr),
+  lr: SGD_FIELDS.lr.default(REFERENCE_RECIPE.lr),
   /** @defaultValue 256 */
-  batchSize: z.number().int().min(1).max(65_536).default(REFERENCE_RECIPE.batchSize),
+  batchSize: SGD_FIELDS.batchSize.default(REFERENCE_RECIPE.batchSize),
   /** @defaultValue 0.9 */
-  momentum: z.number().min(0).max(1).default(REFERENCE_RECIPE.momentum),
+  momentum: SGD_FIELDS.momentum.default(REFERENCE_RECIPE.momentum),
   /** @defaultValue 5e-4 */
-  weightDecay: z.number().min(0).max(1).default(REFERENCE_RECIPE.weightDecay),
+  weightDecay: SGD_FIELDS.weightDecay.default(REFERENCE_RECIPE.weightDecay),
   /** lr schedule over a round's epochs. @defaultValue multistep ×0.1 at epochs 91 and 136 */
   schedule: scheduleSchema.default({ type: 'multistep', milestones: [91, 136], gamma: 0.1 }),
   /** Linear warm-up epochs of each round. @defaultValue 0 */
@@ -26,7 +26,7 @@ export const roundTrainingFields = {
   /** Where to measure the accuracy reported after each round. @defaultValue 'test' */
   evalSet: z.enum(['test', 'validation', 'none']).default('test'),
   /** Also evaluate every N epochs inside a round (0 = only after the round). @defaultValue 0 */
-  evalEvery: z.number().int().min(0).default(0),
+  evalEvery: SGD_FIELDS.evalEvery.default(0),
   /**
    * The weights to prune (ranked together); each must be prunable in the model.
    * @defaultValue every prunable weight of the model

@@ -41,3 +41,27 @@ describe('pruner options are strict', () => {
     }
   });
 });
+
+// One owner per bound: the training pruners take train's SGD ranges and messages (SGD_FIELDS).
+describe('the training pruners check SGD options with train’s own bounds', () => {
+  it('gives the same message as an unlearner for the same bad value', async () => {
+    for (const [options, message] of [
+      [{ lr: 0 }, 'lr must be > 0 (and <= 10)'],
+      [{ lr: 11 }, 'lr must be > 0 and <= 10'],
+      [{ batchSize: 0 }, 'batchSize must be an integer >= 1'],
+      [{ momentum: 2 }, 'momentum must be in [0, 1]'],
+    ] as const) {
+      const c = container(0);
+      const model = createModel(c, 'tiny');
+      try {
+        const err = await expectUnlearnError(
+          () => runPruner(c, 'omp', { model, data: createTinySplits({ seed: 0, n: 20 }), options: { epochs: 0, ...options } }),
+          'UNLEARN_INVALID_OPTIONS',
+        );
+        expect(err.message).toContain(message);
+      } finally {
+        model.dispose();
+      }
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SGD_FIELDS } from './train.js';
 
 /** Per-method defaults of {@link sgdUnlearnOptionFields}. */
 export interface SgdUnlearnDefaults {
@@ -20,8 +21,8 @@ export interface SgdUnlearnDefaults {
  * @param defaults - the method's default `epochs` and `lr`, and optionally `minEpochs`
  * @returns a zod shape to spread into the method's `z.strictObject({...})` (destructure it
  *   to place method-specific fields between `lr` and `batchSize`)
- * @remarks The ranges are those of core's `train` (epochs <= 10000, 0 < lr <= 10, batch
- * 1..65536, momentum and weight decay in [0, 1]); the other defaults are the reference code's
+ * @remarks The ranges and messages are core's `train`'s ({@link SGD_FIELDS}: epochs <= 10000,
+ * 0 < lr <= 10, batch 1..65536, momentum and weight decay in [0, 1]); the other defaults are the reference code's
  * (batch 256, its `--batch_size` default, which `main_forget.py` uses for every loader; the
  * paper's appendix says 128. Momentum 0.9, weight decay 5e-4 with PyTorch SGD semantics, random
  * crop with 4-pixel padding and horizontal flip on, no evaluation during training).
@@ -36,24 +37,22 @@ export function sgdUnlearnOptionFields(defaults: SgdUnlearnDefaults) {
   const epochsMessage = `epochs must be an integer >= ${minEpochs}`;
   return {
     /** Passes over the training set. */
-    epochs: z.number().int(epochsMessage).min(minEpochs, epochsMessage).max(10_000, 'epochs must be <= 10000').default(defaults.epochs),
+    epochs:
+      minEpochs === 0
+        ? SGD_FIELDS.epochs.default(defaults.epochs)
+        : z.number().int(epochsMessage).min(minEpochs, epochsMessage).max(10_000, 'epochs must be <= 10000').default(defaults.epochs),
     /** SGD learning rate (peak, for a schedule). */
-    lr: z.number().gt(0, 'lr must be > 0 (and <= 10)').max(10, 'lr must be > 0 and <= 10').default(defaults.lr),
+    lr: SGD_FIELDS.lr.default(defaults.lr),
     /** Images per SGD step (the reference code's `--batch_size`). @defaultValue 256 */
-    batchSize: z
-      .number()
-      .int('batchSize must be an integer >= 1')
-      .min(1, 'batchSize must be an integer >= 1')
-      .max(65_536, 'batchSize must be <= 65536')
-      .default(256),
+    batchSize: SGD_FIELDS.batchSize.default(256),
     /** SGD momentum. @defaultValue 0.9 */
-    momentum: z.number().min(0, 'momentum must be in [0, 1]').max(1, 'momentum must be in [0, 1]').default(0.9),
+    momentum: SGD_FIELDS.momentum.default(0.9),
     /** L2 weight decay added to the gradient (PyTorch SGD semantics). @defaultValue 5e-4 */
-    weightDecay: z.number().min(0, 'weightDecay must be in [0, 1]').max(1, 'weightDecay must be in [0, 1]').default(5e-4),
+    weightDecay: SGD_FIELDS.weightDecay.default(5e-4),
     /** Random crop (4-pixel padding) + horizontal flip on the training images, as the reference code. @defaultValue true */
     augment: z.boolean().default(true),
     /** Measure accuracy on `data.validation` every N epochs (0 = never; ignored without a validation set). @defaultValue 0 */
-    evalEvery: z.number().int('evalEvery must be an integer >= 0').min(0, 'evalEvery must be an integer >= 0').default(0),
+    evalEvery: SGD_FIELDS.evalEvery.default(0),
   };
 }
 

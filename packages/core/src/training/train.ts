@@ -38,13 +38,37 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scala
   });
 }
 
+/**
+ * The range and message of each SGD option: the one owner of these bounds for {@link train},
+ * the SGD unlearners (`sgdUnlearnOptionFields`) and the training pruners. Add a default where
+ * the option is used (`SGD_FIELDS.lr.default(0.01)`).
+ */
+export const SGD_FIELDS = {
+  /** Passes over the training set. */
+  epochs: z.number().int('epochs must be an integer >= 0').min(0, 'epochs must be an integer >= 0').max(10_000, 'epochs must be <= 10000'),
+  /** SGD learning rate (peak, for a schedule). */
+  lr: z.number().gt(0, 'lr must be > 0 (and <= 10)').max(10, 'lr must be > 0 and <= 10'),
+  /** Images per SGD step. */
+  batchSize: z
+    .number()
+    .int('batchSize must be an integer >= 1')
+    .min(1, 'batchSize must be an integer >= 1')
+    .max(65_536, 'batchSize must be <= 65536'),
+  /** SGD momentum. */
+  momentum: z.number().min(0, 'momentum must be in [0, 1]').max(1, 'momentum must be in [0, 1]'),
+  /** L2 weight decay added to the gradient (PyTorch SGD semantics). */
+  weightDecay: z.number().min(0, 'weightDecay must be in [0, 1]').max(1, 'weightDecay must be in [0, 1]'),
+  /** Evaluate every N epochs (0 = never). */
+  evalEvery: z.number().int('evalEvery must be an integer >= 0').min(0, 'evalEvery must be an integer >= 0'),
+} as const;
+
 /** Options of {@link train} that are plain data (validated; stored in checkpoints). */
 export const trainOptionsSchema = z.object({
-  epochs: z.number().int().min(0).max(10_000),
-  batchSize: z.number().int().min(1).max(65_536).default(128),
-  lr: z.number().positive().max(10),
-  momentum: z.number().min(0).max(1).default(0.9),
-  weightDecay: z.number().min(0).max(1).default(5e-4),
+  epochs: SGD_FIELDS.epochs,
+  batchSize: SGD_FIELDS.batchSize.default(128),
+  lr: SGD_FIELDS.lr,
+  momentum: SGD_FIELDS.momentum.default(0.9),
+  weightDecay: SGD_FIELDS.weightDecay.default(5e-4),
   nesterov: z.boolean().default(false),
   schedule: scheduleSchema.default({ type: 'constant' }),
   warmupEpochs: z.number().int().min(0).default(0),
@@ -58,7 +82,7 @@ export const trainOptionsSchema = z.object({
   /** Split each batch into micro-batches of at most this size and accumulate gradients (memory). */
   microBatch: z.number().int().positive().optional(),
   /** Evaluate accuracy on `evalSet` every N epochs (0 = never). */
-  evalEvery: z.number().int().min(0).default(1),
+  evalEvery: SGD_FIELDS.evalEvery.default(1),
   /** Progress label. */
   label: z.string().default('train'),
 });
