@@ -116,6 +116,14 @@ export {
   type LossFunction,
 } from './training/train.js';
 export * from './training/gradient-tools.js';
+export {
+  classifierOutputs,
+  concatSubsets,
+  randomLabelPasses,
+  requireLabelClassCount,
+  requireLabelsBelow,
+  uniformRandomLabels,
+} from './training/random-labels.js';
 export { sgdUnlearnOptionFields, type SgdUnlearnDefaults, type SgdUnlearnOptions } from './training/sgd-unlearn-options.js';
 export {
   requireUnlearnData,

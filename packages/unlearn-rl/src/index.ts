@@ -14,8 +14,9 @@ export {
   rlOptionsSchema,
   randomWrongLabels,
   randomLabelSet,
-  randomLabelPasses,
-  uniformRandomLabels,
   type RandomLabelSet,
   type RlOptions,
 } from './rl-unlearner.js';
+// The reference's per-epoch random labels now live in core (SalUn trains with them too);
+// re-exported here so imports from this package keep working.
+export { randomLabelPasses, uniformRandomLabels } from '@unlearnjs/core';

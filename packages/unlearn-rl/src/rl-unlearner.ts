@@ -1,8 +1,6 @@
 import {
-  type Model,
   type Rng,
   type Subset,
-  type TrainPass,
   UnlearnError,
   type UnlearnContext,
   type UnlearnReport,
@@ -10,6 +8,11 @@ import {
   requireUnlearnData,
   sgdUnlearnOptionFields,
   subsetLabels,
+  classifierOutputs,
+  concatSubsets,
+  randomLabelPasses,
+  requireLabelClassCount,
+  requireLabelsBelow,
   trainUnlearner,
 } from '@unlearnjs/core';
 import { z } from 'zod';
@@ -71,7 +74,7 @@ declare module '@unlearnjs/core' {
  * sample can keep its label there (with probability 1/10): see {@link uniformRandomLabels}.
  */
 export function randomWrongLabels(trueLabels: Uint8Array, numClasses: number, rng: Rng): Uint8Array {
-  checkNumClasses(numClasses);
+  requireLabelClassCount(numClasses);
   const out = new Uint8Array(trueLabels.length);
   for (let i = 0; i < trueLabels.length; i++) {
     const y = trueLabels[i];
@@ -86,82 +89,6 @@ export function randomWrongLabels(trueLabels: Uint8Array, numClasses: number, rn
     out[i] = r >= y ? r + 1 : r;
   }
   return out;
-}
-
-/**
- * Draw a label for each of `n` samples, uniformly over all `numClasses` classes (a sample may
- * draw its own label), as the reference code's `torch.randint(0, num_classes, shape)`.
- *
- * @param n - number of samples
- * @param numClasses - number of classes, an integer in 2..256
- * @param rng - the randomness (one draw per sample, in order: same state, same labels)
- * @returns a new array of `n` labels in `0..numClasses-1`
- * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when `numClasses` is not an integer in 2..256
- */
-export function uniformRandomLabels(n: number, numClasses: number, rng: Rng): Uint8Array {
-  checkNumClasses(numClasses);
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = rng.int(numClasses);
-  return out;
-}
-
-function checkNumClasses(numClasses: number): void {
-  if (!Number.isInteger(numClasses) || numClasses < 2 || numClasses > 256) {
-    throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `Random-label unlearning needs between 2 and 256 classes, got ${numClasses}.`, {
-      details: { field: 'numClasses', value: numClasses },
-    });
-  }
-}
-
-/** Refuse labels the model cannot output (one-hot of an out-of-range label is all zeros: no loss, no error). */
-function checkLabelsFit(set: Subset, which: string, numClasses: number): void {
-  const labels = subsetLabels(set);
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i] >= numClasses) {
-      throw new UnlearnError(
-        'UNLEARN_INVALID_OPTIONS',
-        `${which} sample ${i} has label ${labels[i]}, but the model has ${numClasses} classes; use a model with as many outputs as the data has classes.`,
-        { details: { field: 'labels', position: i, label: labels[i], numClasses } },
-      );
-    }
-  }
-}
-
-/**
- * The passes of each epoch of the reference's random labels: D_f with labels drawn afresh for
- * the epoch (uniform over all classes), then D_r with its true labels.
- *
- * @param forget - D_f
- * @param retain - D_r
- * @param numClasses - number of classes of the model, 2..256
- * @param rng - randomness of the labels: epoch e draws from `rng.fork('epoch-e')`, so the
- *   labels of an epoch do not depend on the epochs before it (a resumed run draws the same)
- * @returns for core's `train` (`epochPasses`): epoch → `[forget pass, retain pass]`; plain
- *   arrays, nothing to dispose
- * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when `numClasses` is outside 2..256
- * @remarks The reference draws `torch.randint` per forget batch; every forget image is in
- * exactly one batch of an epoch, so one uniform draw per image per epoch is the same
- * distribution.
- */
-export function randomLabelPasses(forget: Subset, retain: Subset, numClasses: number, rng: Rng): (epoch: number) => TrainPass[] {
-  checkNumClasses(numClasses);
-  return (epoch) => [
-    { data: forget, labels: uniformRandomLabels(forget.indices.length, numClasses, rng.fork(`epoch-${epoch}`)) },
-    { data: retain },
-  ];
-}
-
-/** Number of model outputs: the last dimension of the classifier kernel. */
-function numClassesOf(model: Model): number {
-  const kernel = model.params.get(model.classifier.kernel);
-  if (!kernel) {
-    throw new UnlearnError(
-      'UNLEARN_INVALID_OPTIONS',
-      `Model ${model.arch} names classifier "${model.classifier.kernel}", which is not one of its parameters.`,
-      { details: { classifier: model.classifier.kernel } },
-    );
-  }
-  return kernel.shape[kernel.shape.length - 1];
 }
 
 /** D_f ∪ D_r as one subset plus the label of each position. */
@@ -187,27 +114,12 @@ export interface RandomLabelSet {
  *   sets, or from {@link randomWrongLabels}
  */
 export function randomLabelSet(forget: Subset, retain: Subset, numClasses: number, rng: Rng): RandomLabelSet {
-  const data = unionOf(forget, retain);
+  const data = concatSubsets(forget, retain, 'Random-label unlearning');
   const nf = forget.indices.length;
   const labels = new Uint8Array(data.indices.length);
   labels.set(randomWrongLabels(subsetLabels(forget), numClasses, rng), 0);
   labels.set(subsetLabels(retain), nf);
   return { data, labels, forgetSize: nf };
-}
-
-/** D_f then D_r as one subset of their common image set. */
-function unionOf(forget: Subset, retain: Subset): Subset {
-  if (forget.source !== retain.source) {
-    throw new UnlearnError(
-      'UNLEARN_INVALID_OPTIONS',
-      'Random-label unlearning needs the forget and retain sets to be views of the same image set (as makeSplits returns them); build both from one ImageSet.',
-      { details: { field: 'data' } },
-    );
-  }
-  const indices = new Int32Array(forget.indices.length + retain.indices.length);
-  indices.set(forget.indices, 0);
-  indices.set(retain.indices, forget.indices.length);
-  return { source: forget.source, indices };
 }
 
 /**
@@ -255,7 +167,7 @@ export class RlUnlearner implements Unlearner<RlOptions> {
     const { model, data, options: o, services } = ctx;
     requireUnlearnData('rl', data, ['forget', 'retain']);
     const t0 = performance.now();
-    const numClasses = numClassesOf(model);
+    const numClasses = classifierOutputs(model);
     const rng = services.rng.fork('random-labels');
     const extra = { labels: o.labels, relabelled: data.forget.indices.length, retainSize: data.retain.indices.length, numClasses };
     if (o.labels === 'fixed-wrong') {
@@ -265,9 +177,9 @@ export class RlUnlearner implements Unlearner<RlOptions> {
       );
       return trainUnlearner(ctx, { method: 'rl', data: set.data, labels: set.labels, extra, startedAt: t0 });
     }
-    checkLabelsFit(data.forget, 'Forget', numClasses);
-    checkLabelsFit(data.retain, 'Retain', numClasses);
-    const union = unionOf(data.forget, data.retain);
+    requireLabelsBelow(data.forget, 'Forget', numClasses);
+    requireLabelsBelow(data.retain, 'Retain', numClasses);
+    const union = concatSubsets(data.forget, data.retain, 'Random-label unlearning');
     services.logger.info(
       `rl: each of ${o.epochs} epochs trains ${data.forget.indices.length} forget images with labels drawn at random for the epoch, then ${data.retain.indices.length} retain images (lr ${o.lr}).`,
     );

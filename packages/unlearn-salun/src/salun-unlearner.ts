@@ -1,95 +1,27 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type Model,
-  type Rng,
-  type Subset,
-  type TrainPass,
   type UnlearnContext,
   type UnlearnReport,
   type Unlearner,
   UnlearnError,
   disposeVector,
   requireUnlearnData,
-  subsetLabels,
+  classifierOutputs,
+  concatSubsets,
+  randomLabelPasses,
+  requireLabelsBelow,
   trainUnlearner,
 } from '@unlearnjs/core';
 import { type SaliencyMask, disposeSaliencyMask, saliencyMask, saliencyScores } from './saliency-map.js';
 import { type SalunOptions, salunOptionsSchema } from './salun-options.js';
 
 /**
- * The passes of each epoch of SalUn's random-label unlearning: D_f with labels drawn afresh
- * for the epoch, uniformly over all classes, then D_r with its true labels.
- *
- * @param forget - D_f
- * @param retain - D_r
- * @param numClasses - number of classes of the model, an integer in 2..256
- * @param rng - randomness of the labels: epoch e draws from `rng.fork('epoch-e')`, so the labels
- *   of an epoch do not depend on the epochs before it
- * @returns for core's `train` (`epochPasses`): epoch → `[forget pass, retain pass]`; plain
- *   arrays, nothing to dispose
- * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when `numClasses` is outside 2..256
- * @remarks As `RL` in `Classification/unlearn/RL.py` of OPTML-Group/Unlearn-Saliency for
- * CIFAR-10: each forget batch gets `torch.randint(0, num_classes, ...)` (a sample may draw its
- * own label, with probability 1/classes), one pass over the forget loader, then one over the
- * retain loader. Every forget image is in exactly one batch of an epoch, so one uniform draw
- * per image per epoch is the same distribution.
+ * The passes of SalUn's epochs: those of the reference RL it builds on (core's
+ * `randomLabelPasses`): D_f with labels drawn afresh each epoch, uniform over all classes,
+ * then D_r with its true labels.
  */
-export function salunEpochPasses(forget: Subset, retain: Subset, numClasses: number, rng: Rng): (epoch: number) => TrainPass[] {
-  if (!Number.isInteger(numClasses) || numClasses < 2 || numClasses > 256) {
-    throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `Random-label unlearning needs between 2 and 256 classes, got ${numClasses}.`, {
-      details: { field: 'numClasses', value: numClasses },
-    });
-  }
-  const n = forget.indices.length;
-  return (epoch) => {
-    const draw = rng.fork(`epoch-${epoch}`);
-    const labels = new Uint8Array(n);
-    for (let i = 0; i < n; i++) labels[i] = draw.int(numClasses);
-    return [{ data: forget, labels }, { data: retain }];
-  };
-}
-
-/** Number of model outputs: the last dimension of the classifier kernel. */
-function numClassesOf(model: Model): number {
-  const kernel = model.params.get(model.classifier.kernel);
-  if (!kernel) {
-    throw new UnlearnError(
-      'UNLEARN_INVALID_OPTIONS',
-      `Model ${model.arch} names classifier "${model.classifier.kernel}", which is not one of its parameters.`,
-      { details: { classifier: model.classifier.kernel } },
-    );
-  }
-  return kernel.shape[kernel.shape.length - 1];
-}
-
-/** Refuse labels the model cannot output (one-hot of an out-of-range label is all zeros: no loss, no error). */
-function checkLabelsFit(set: Subset, which: string, numClasses: number): void {
-  const labels = subsetLabels(set);
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i] >= numClasses) {
-      throw new UnlearnError(
-        'UNLEARN_INVALID_OPTIONS',
-        `${which} sample ${i} has label ${labels[i]}, but the model has ${numClasses} classes; use a model with as many outputs as the data has classes.`,
-        { details: { field: 'labels', position: i, label: labels[i], numClasses } },
-      );
-    }
-  }
-}
-
-/** D_f then D_r as one subset of their common image set (sizes the wasm heap plan). */
-function unionOf(forget: Subset, retain: Subset): Subset {
-  if (forget.source !== retain.source) {
-    throw new UnlearnError(
-      'UNLEARN_INVALID_OPTIONS',
-      'SalUn needs the forget and retain sets to be views of the same image set (as makeSplits returns them); build both from one ImageSet.',
-      { details: { field: 'data' } },
-    );
-  }
-  const indices = new Int32Array(forget.indices.length + retain.indices.length);
-  indices.set(forget.indices, 0);
-  indices.set(retain.indices, forget.indices.length);
-  return { source: forget.source, indices };
-}
+export const salunEpochPasses = randomLabelPasses;
 
 /**
  * The model's own weights SalUn may train: its trainable parameters, refusing a model whose
@@ -190,10 +122,10 @@ export class SalunUnlearner implements Unlearner<SalunOptions> {
     const t0 = performance.now();
     const { model, data, options: o, services } = ctx;
     requireUnlearnData(this.name, data, ['forget', 'retain']);
-    const numClasses = numClassesOf(model);
-    checkLabelsFit(data.forget, 'Forget', numClasses);
-    checkLabelsFit(data.retain, 'Retain', numClasses);
-    const union = unionOf(data.forget, data.retain);
+    const numClasses = classifierOutputs(model);
+    requireLabelsBelow(data.forget, 'Forget', numClasses);
+    requireLabelsBelow(data.retain, 'Retain', numClasses);
+    const union = concatSubsets(data.forget, data.retain, 'SalUn');
     const variables = salunVariables(model);
     const epochPasses = salunEpochPasses(data.forget, data.retain, numClasses, services.rng.fork('labels'));
 
