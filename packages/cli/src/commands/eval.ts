@@ -1,12 +1,11 @@
-import { PROGRESS, resolve } from '@unlearnjs/core';
 import type { Command } from 'commander';
-import { CLI_DATA_OPTION_NAMES, CLI_SPLIT_NAMES, type CliIo, addCommonOptions } from '../common-options.js';
+import { type CliIo, addCommonOptions } from '../common-options.js';
 import { evaluateModel } from '../evaluate-model.js';
 import { type ForgetSetFlags, checkSameForgetSet, forgetSetRecord, recordedForgetSet } from '../forget-set.js';
 import { REFERENCE_DEFAULTS, acceptReferenceFlags, noteUnusedReferenceFlags } from '../reference-args.js';
-import { createRunContext, loadSplits, modelFromCheckpoint, resolveCheckpoint } from '../run-context.js';
+import { createRunContext, modelFromCheckpoint, resolveCheckpoint } from '../run-context.js';
 import { checkDataset } from './checks.js';
-import { addForgetSetOptions } from './forget.js';
+import { addForgetSetOptions, loadForgetSplits } from './forget.js';
 
 /**
  * `unlearn eval`: UA, RA, TA and MIA of a checkpoint on a forget set.
@@ -45,18 +44,11 @@ export function addEvalCommand(program: Command, io: CliIo): void {
         trainLimit: pick('trainLimit', opts.trainLimit, recorded?.trainLimit),
         testLimit: pick('testLimit', opts.testLimit, recorded?.testLimit),
       };
-      const splits = await loadSplits({
-        progress: resolve(container, PROGRESS),
-        ...flags,
-        dir: opts.data,
-        download: opts.download,
-        quiet: opts.quiet,
-        optionNames: CLI_DATA_OPTION_NAMES,
-        splitNames: CLI_SPLIT_NAMES,
-      });
-      if (recorded) checkSameForgetSet(recorded, forgetSetRecord(splits, flags), file);
+      const splits = await loadForgetSplits(container, opts, flags);
+      const forgetSet = forgetSetRecord(splits, flags);
+      if (recorded) checkSameForgetSet(recorded, forgetSet, file);
       const { metrics, heldOut } = await evaluateModel(container, model, splits, { allMiaMetrics: true });
-      io.stdout(`${JSON.stringify({ checkpoint: file, metrics, heldOut, forgetSet: forgetSetRecord(splits, flags) })}\n`);
+      io.stdout(`${JSON.stringify({ checkpoint: file, metrics, heldOut, forgetSet })}\n`);
     } finally {
       model.dispose();
     }

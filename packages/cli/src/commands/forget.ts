@@ -1,9 +1,20 @@
 import * as path from 'node:path';
-import { UnlearnError, createPlugin, listPlugins, runUnlearner, saveModel, writeFileAtomic, PROGRESS, resolve } from '@unlearnjs/core';
+import {
+  type DataSplits,
+  type DependencyContainer,
+  PROGRESS,
+  UnlearnError,
+  createPlugin,
+  listPlugins,
+  resolve,
+  runUnlearner,
+  saveModel,
+  writeFileAtomic,
+} from '@unlearnjs/core';
 import type { Command } from 'commander';
-import { CLI_DATA_OPTION_NAMES, CLI_SPLIT_NAMES, type CliIo, addCommonOptions } from '../common-options.js';
+import { CLI_DATA_OPTION_NAMES, CLI_SPLIT_NAMES, type CliIo, type CommonOpts, addCommonOptions } from '../common-options.js';
 import { evaluateModel } from '../evaluate-model.js';
-import { forgetSetRecord } from '../forget-set.js';
+import { type ForgetSetFlags, forgetSetRecord } from '../forget-set.js';
 import {
   REFERENCE_DEFAULTS,
   acceptReferenceFlags,
@@ -48,6 +59,26 @@ export function addForgetSetOptions(cmd: Command): Command {
       'how many images to forget: of the class (default: all of it), or at random with --class-to-replace -1 (default 10%)',
       integer('--num-indexes-to-replace', 1),
     );
+}
+
+/**
+ * The splits of `forget` and `eval`: CIFAR-10 from the data flags, the forget set from `flags`,
+ * progress through the run's reporter, errors naming the CLI's flags.
+ * @param container - the run's container
+ * @param opts - the parsed common flags
+ * @param flags - what draws the forget set
+ * @returns the splits
+ */
+export function loadForgetSplits(container: DependencyContainer, opts: CommonOpts, flags: ForgetSetFlags): Promise<DataSplits> {
+  return loadSplits({
+    progress: resolve(container, PROGRESS),
+    ...flags,
+    dir: opts.data,
+    download: opts.download,
+    quiet: opts.quiet,
+    optionNames: CLI_DATA_OPTION_NAMES,
+    splitNames: CLI_SPLIT_NAMES,
+  });
 }
 
 /**
@@ -114,15 +145,7 @@ export function addForgetCommand(program: Command, io: CliIo): void {
         trainLimit: opts.trainLimit,
         testLimit: opts.testLimit,
       };
-      const splits = await loadSplits({
-        progress: resolve(container, PROGRESS),
-        ...flags,
-        dir: opts.data,
-        download: opts.download,
-        quiet: opts.quiet,
-        optionNames: CLI_DATA_OPTION_NAMES,
-        splitNames: CLI_SPLIT_NAMES,
-      });
+      const splits = await loadForgetSplits(container, opts, flags);
       logger.info(
         `forget set: ${splits.forget.indices.length} images (${splits.classToForget >= 0 ? `class ${splits.classToForget}` : 'random'}), retain ${splits.retain.indices.length}`,
       );
