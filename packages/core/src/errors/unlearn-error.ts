@@ -8,6 +8,12 @@
  * - `UNLEARN_WORKER_CRASHED`: a worker process died or exited non-zero.
  * - `UNLEARN_FORGET_SET_MISMATCH`: an evaluation would measure a different forget set than
  *   the one the model was unlearned on.
+ * - `UNLEARN_ARTIFACT_MISSING` / `UNLEARN_ARTIFACT_CORRUPT`: a grid artifact (checkpoint, row)
+ *   is not in the store, or its bytes do not match its recorded size and SHA-256.
+ * - `UNLEARN_ARTIFACT_TOO_LARGE`: an artifact is larger than the store's size cap.
+ * - `UNLEARN_INVALID_JOB`: a grid job's payload is not a valid cell, or names a plugin the
+ *   worker was not started with.
+ * - `UNLEARN_QUEUE_UNAVAILABLE`: the grid's Redis cannot be reached or refused the login.
  *
  * @remarks New codes may be added in minor releases; existing ones never change meaning.
  */
@@ -31,6 +37,11 @@ export type UnlearnErrorCode =
   | 'UNLEARN_NON_FINITE_SCORE'
   | 'UNLEARN_WORKER_CRASHED'
   | 'UNLEARN_FORGET_SET_MISMATCH'
+  | 'UNLEARN_ARTIFACT_MISSING'
+  | 'UNLEARN_ARTIFACT_CORRUPT'
+  | 'UNLEARN_ARTIFACT_TOO_LARGE'
+  | 'UNLEARN_INVALID_JOB'
+  | 'UNLEARN_QUEUE_UNAVAILABLE'
   | 'UNLEARN_OUT_OF_MEMORY'
   | 'UNLEARN_ABORTED';
 
