@@ -48,7 +48,7 @@ export function forgetSetRecord(splits: DataSplits, flags: ForgetSetFlags): Forg
 }
 
 /** The CLI flags that reproduce a recorded forget set. */
-export function flagsOf(r: ForgetSetRecord): string {
+function flagsOf(r: ForgetSetRecord): string {
   return [
     `--seed ${r.seed}`,
     `--class-to-replace ${r.classToForget}`,

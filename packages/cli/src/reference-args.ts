@@ -123,7 +123,7 @@ export const REFERENCE_FLAGS: readonly ReferenceFlag[] = [
 ];
 
 /** The commander attribute name of a flag (`--no-aug` → `aug`, `--num-workers` → `numWorkers`). */
-export function attributeOf(flags: string): string {
+function attributeOf(flags: string): string {
   return new Option(flags).attributeName();
 }
 

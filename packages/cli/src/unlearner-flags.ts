@@ -36,7 +36,7 @@ const KNOBS: readonly Knob[] = [
 ];
 
 /** The option names a zod object schema declares (through defaults, pipes and refinements). */
-export function schemaKeys(schema: unknown): Set<string> | undefined {
+function schemaKeys(schema: unknown): Set<string> | undefined {
   let s = schema as { shape?: unknown; def?: { in?: unknown; innerType?: unknown; schema?: unknown } } | undefined;
   for (let depth = 0; depth < 8 && s; depth++) {
     if (s.shape && typeof s.shape === 'object') return new Set(Object.keys(s.shape));

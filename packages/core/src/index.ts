@@ -57,18 +57,18 @@ export {
   createBarProgress,
   defaultProgress,
 } from './progress/progress.js';
-export {
-  Model,
-  type ModelDefinition,
-  type ParamSpec,
-  type ForwardContext,
-  type ForwardOptions,
-  type NamedTensors,
-  type WeightTransform,
-  type LinearOp,
-  type LinearOpOptions,
-  type LinearOverride,
-} from './models/model.js';
+export { Model } from './models/model.js';
+export type {
+  ModelDefinition,
+  ParamSpec,
+  ForwardContext,
+  ForwardOptions,
+  NamedTensors,
+  WeightTransform,
+  LinearOp,
+  LinearOpOptions,
+  LinearOverride,
+} from './models/model-definition.js';
 export * from './data/index.js';
 export * from './models/index.js';
 export {
@@ -102,7 +102,8 @@ export { throwIfAborted } from './training/abort.js';
 export { ensureGradients } from './training/gradients.js';
 export { predictProbabilities, evaluateAccuracy, type PredictOptions, type Predictions } from './training/predict.js';
 export { learningRateAt, scheduleSchema, REFERENCE_RECIPE, type Schedule } from './training/schedule.js';
-export { FUSED_SGD_KERNEL, SgdOptimizer, type SgdOptions } from './training/sgd.js';
+export { FUSED_SGD_KERNEL } from './backend/fused-kernels.js';
+export { SgdOptimizer, type SgdOptions } from './training/sgd.js';
 export {
   train,
   crossEntropy,

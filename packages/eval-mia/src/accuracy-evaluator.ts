@@ -57,7 +57,7 @@ function requireNonEmpty(subset: Subset | undefined, name: string, evaluator: st
  * A seeded uniform choice of `k` of the subset's images, kept in subset order.
  * @internal
  */
-export function sampleSubset(subset: Subset, k: number, rng: Rng): Subset {
+function sampleSubset(subset: Subset, k: number, rng: Rng): Subset {
   const n = subset.indices.length;
   if (k >= n) return subset;
   const pos = Int32Array.from({ length: n }, (_, i) => i);

@@ -1,6 +1,5 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import {
   type CheckpointData,
   type NamedTensors,
@@ -159,8 +158,7 @@ export async function runLotteryRounds(ctx: PruneContext<unknown>, plan: Lottery
     }
     if (last) {
       const { ck, file } = last;
-      // tidy: core's Model.load leaves the cast copy of each loaded value undisposed.
-      tf.tidy(() => loadModelFromCheckpoint(model, ck, file));
+      loadModelFromCheckpoint(model, ck, file);
       logger.info(`${plan.pruner}: resumed after round ${start - 1} from ${last.file}`);
     }
     if (start < plan.rounds && plan.rewind !== 'none') {
@@ -188,8 +186,8 @@ export async function runLotteryRounds(ctx: PruneContext<unknown>, plan: Lottery
                 { details: { checkpointDir, rewind: plan.rewind } },
               );
             }
-            const weights = rewindWeights;
-            tf.tidy(() => model.load(weights)); // see the tidy note above
+            // Model.load copies what it is given: rewindWeights stay ours for the next round.
+            model.load(rewindWeights);
           }
           setMasksMerged(model, masks);
         } finally {

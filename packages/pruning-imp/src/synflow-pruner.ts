@@ -97,8 +97,7 @@ export function synflowScores(model: Model, options: SynflowScoreOptions = {}): 
     linearize(model);
     return scoresOfLinearized(model, names, options.inputShape ?? [32, 32, 3]);
   } finally {
-    // tidy: core's Model.load leaves the cast copy of each loaded value undisposed.
-    tf.tidy(() => model.load(snapshot));
+    model.load(snapshot);
     for (const t of snapshot.values()) t.dispose();
   }
 }
@@ -157,8 +156,7 @@ export function synflowMasks(model: Model, options: SynflowMasksOptions): Map<st
     return masksFromAlive(model, new Map(layers.map((l) => [l.name, l.alive])));
   } finally {
     model.setMasks(originalMasks);
-    // tidy: core's Model.load leaves the cast copy of each loaded value undisposed.
-    tf.tidy(() => model.load(snapshot));
+    model.load(snapshot);
     for (const t of [...snapshot.values(), ...originalMasks.values()]) t.dispose();
   }
 }

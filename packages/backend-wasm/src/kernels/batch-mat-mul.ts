@@ -9,13 +9,13 @@ import { HeapScratch, heapKernels, offsetOf } from './on-heap.js';
  * Products of at least this many multiply-adds with one right-hand matrix go to the SIMD
  * kernels (below, copying the operands in and out of their memory costs more than it saves).
  */
-export const SIMD_MATMUL_MIN_MACS = 1 << 20;
+const SIMD_MATMUL_MIN_MACS = 1 << 20;
 
 /**
  * Longest reduction for which `A·B` / `A·Bᵀ` use the gather kernel: it re-reads one 8-column
  * tile of B (K × 32 bytes) per four rows of A, which must stay in L2. `Aᵀ·B` has no limit.
  */
-export const SIMD_MATMUL_MAX_K = 4096;
+const SIMD_MATMUL_MAX_K = 4096;
 
 type RawBatchMatMul = (...args: unknown[]) => void;
 const rawBatchMatMulByModule = new WeakMap<object, RawBatchMatMul>();
@@ -40,7 +40,7 @@ function shapeBytes(shape: number[]): Uint8Array {
  * call cost (operator creation, weight packing) is a few microseconds, so even small attention
  * products (65×64×65 ≈ 270k MACs) favour XNNPACK.
  */
-export const PER_BATCH_MIN_MACS = 4096;
+const PER_BATCH_MIN_MACS = 4096;
 
 /**
  * C[i] = A[i or 0] · B[i or 0] for every batch index, one XNNPACK fully-connected call each, on

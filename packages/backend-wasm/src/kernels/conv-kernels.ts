@@ -18,7 +18,7 @@ import { WINOGRAD_MIN_CHANNELS, isWinogradShape, winogradFilterGradient, winogra
  * (8-channel tiles): from 32 channels it beats XNNPACK's conv of the padded dy (40–44 vs 30–36
  * GFLOP/s with FMA, 34–39 without); at 16 XNNPACK is ~5% faster.
  */
-export const SIMD_INPUT_MIN_CHANNELS = 32;
+const SIMD_INPUT_MIN_CHANNELS = 32;
 
 type Args<A> = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: unknown } & { attrs?: A };
 

@@ -9,7 +9,7 @@ import { simdConvGradientsWanted, simdKernelsHaveFma } from '../simd/simd-module
  * Fewest input channels for which a stride-1 `Conv2D` runs on the SIMD gather kernel (with
  * fused multiply-adds only): 40–44 GFLOP/s there against XNNPACK's 30–36 (bench/kernels.ts).
  */
-export const SIMD_CONV_MIN_CHANNELS = 32;
+const SIMD_CONV_MIN_CHANNELS = 32;
 
 /**
  * `Conv2D` for 'wasm' that is right when a stride exceeds the filter size.

@@ -4,7 +4,7 @@ import type { StockKernels, WasmBackendLike } from './kernel-scope.js';
 import { HeapScratch, heapKernels, offsetOf } from './on-heap.js';
 
 /** Reductions of at least this many elements use the SIMD column sums (below, JS is as fast). */
-export const SIMD_REDUCE_MIN_ELEMENTS = 1 << 16;
+const SIMD_REDUCE_MIN_ELEMENTS = 1 << 16;
 
 /**
  * Column sums on the package's SIMD kernel, reading the tensor where it lies on the tfjs heap

@@ -87,7 +87,7 @@ export function rowsPerBlock(Wo: number): number {
  * rather than packing it per tap: the packed x is shared by K/8 tiles, too few below this to pay
  * for the packing (bench/kernels.ts: dW of 32×32×16 → 16 maps).
  */
-export const FILTER_GRADIENT_PACK_MIN_K = 24;
+const FILTER_GRADIENT_PACK_MIN_K = 24;
 
 /** The filter-gradient kernel's `packX` argument for K8 output channels. */
 export function packX(K8: number): number {

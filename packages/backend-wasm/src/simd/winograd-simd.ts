@@ -29,7 +29,7 @@ export interface WinogradConv {
  * packed for the gather kernel, which runs the 16 products M[ξν] = V[ξν]·U[ξν] as matrix
  * products, and `winogradOutput` folds M back into 2×2 tiles.
  */
-export function simdWinogradConv(backend: WasmBackendLike, c: WinogradConv): TensorInfo | null {
+function simdWinogradConv(backend: WasmBackendLike, c: WinogradConv): TensorInfo | null {
   const k = simdKernels();
   if (k === null) return null;
   const [N, H, W, Cin] = c.src.shape;
@@ -143,10 +143,10 @@ export function isWinogradShape(g: ConvGeometry, kh: number, kw: number, cin: nu
  * Fewest 2×2 output tiles (over the batch) for Winograd: the filter transform costs the same
  * whatever the batch, so batch-1 passes (per-sample gradients) stay on the direct kernels.
  */
-export const WINOGRAD_MIN_TILES = 512;
+const WINOGRAD_MIN_TILES = 512;
 
 /** Smallest map side on which {@link isWinogradShape} chooses Winograd. */
-export const WINOGRAD_MIN_SIZE = 8;
+const WINOGRAD_MIN_SIZE = 8;
 
 /**
  * Fewest channels (in and out) for Winograd: below, its transforms and the single-threaded

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnlearnError, isUnlearnError } from '../errors/unlearn-error.js';
-import { type Model, firstNonBinary } from '../models/model.js';
+import { firstNonBinary } from '../models/check-mask.js';
+import type { Model } from '../models/model.js';
 import { type CheckpointData, type StoredArray, readCheckpoint, writeCheckpoint } from './checkpoint-file.js';
 
 /** Copy tensors into plain arrays for a checkpoint. */

@@ -124,7 +124,7 @@ export function takePerClass(subset: Subset, nPerClass: number, rng?: Rng): Subs
 }
 
 /** Subset positions (not source indices) of each class, in subset order. @internal */
-export function positionsByClass(subset: Subset): Int32Array[] {
+function positionsByClass(subset: Subset): Int32Array[] {
   const { indices, source } = subset;
   const numClasses = source.classNames.length;
   const counts = new Int32Array(numClasses);

@@ -17,23 +17,18 @@ export {
   vitFactory,
   patchify,
 } from './vit.js';
+export { CIFAR10_MEAN, CIFAR10_STD, normalizeCifar } from './layers/normalize-cifar.js';
+export { BATCH_NORM_MOMENTUM, NORM_EPSILON } from './layers/norm-constants.js';
+export { conv2d } from './layers/conv2d.js';
+export { type BatchNormActOptions, batchNorm } from './layers/batch-norm.js';
+export { layerNorm } from './layers/layer-norm.js';
+export { dense, matMul } from './layers/dense.js';
+export { gelu } from './layers/gelu.js';
+export { dropout } from './layers/dropout.js';
 export {
-  CIFAR10_MEAN,
-  CIFAR10_STD,
-  BATCH_NORM_MOMENTUM,
-  NORM_EPSILON,
-  normalizeCifar,
-  conv2d,
-  batchNorm,
   FUSED_BATCH_NORM_KERNEL,
   FUSED_BATCH_NORM_GRAD_KERNEL,
   FUSED_BATCH_NORM_INFER_KERNEL,
   FUSED_GELU_KERNELS,
   FUSED_LAYER_NORM_KERNELS,
-  layerNorm,
-  dense,
-  matMul,
-  gelu,
-  dropout,
-} from './layers.js';
-export type { BatchNormActOptions } from './layers.js';
+} from '../backend/fused-kernels.js';

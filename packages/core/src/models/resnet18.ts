@@ -2,8 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModelFactory } from '../plugins/kinds.js';
 import type { Rng } from '../random/rng.js';
-import { type BatchNormActOptions, batchNorm, conv2d, dense, normalizeCifar } from './layers.js';
-import { Model, type ForwardContext, type ModelDefinition, type ParamSpec } from './model.js';
+import { type BatchNormActOptions, batchNorm } from './layers/batch-norm.js';
+import { conv2d } from './layers/conv2d.js';
+import { dense } from './layers/dense.js';
+import { normalizeCifar } from './layers/normalize-cifar.js';
+import type { ForwardContext, ModelDefinition, ParamSpec } from './model-definition.js';
+import { Model } from './model.js';
 
 /** Options of the CIFAR ResNet-18 (validated by {@link resnet18OptionsSchema}). */
 export interface ResNet18Options {

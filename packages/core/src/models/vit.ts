@@ -3,8 +3,13 @@ import { z } from 'zod';
 import { UnlearnError } from '../errors/unlearn-error.js';
 import type { ModelFactory } from '../plugins/kinds.js';
 import type { Rng } from '../random/rng.js';
-import { dense, dropout, gelu, layerNorm, matMul, normalizeCifar } from './layers.js';
-import { Model, type ForwardContext, type ModelDefinition, type ParamSpec } from './model.js';
+import { dense, matMul } from './layers/dense.js';
+import { dropout } from './layers/dropout.js';
+import { gelu } from './layers/gelu.js';
+import { layerNorm } from './layers/layer-norm.js';
+import { normalizeCifar } from './layers/normalize-cifar.js';
+import type { ForwardContext, ModelDefinition, ParamSpec } from './model-definition.js';
+import { Model } from './model.js';
 
 /** The input side the ViT is built for (CIFAR images). */
 export const VIT_IMAGE_SIZE = 32;

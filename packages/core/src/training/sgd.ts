@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { FUSED_SGD_KERNEL } from '../backend/fused-kernels.js';
 import { backendHasKernels } from '../backend/has-kernels.js';
 
 /** Options of {@link SgdOptimizer}. */
@@ -8,14 +9,6 @@ export interface SgdOptions {
   /** Nesterov momentum. @defaultValue false */
   nesterov?: boolean;
 }
-
-/**
- * Name of the optional fused SGD kernel that {@link SgdOptimizer} runs where the active backend
- * registers it (@unlearnjs/backend-wasm does for 'wasm'): inputs `{ w, dw, buf?, mask? }`,
- * attributes `{ lr, momentum, weightDecay, nesterov }`, outputs `[w']` plus `buf'` when `buf` is
- * given. It must compute exactly the optimiser's composed float32 ops, in their order.
- */
-export const FUSED_SGD_KERNEL = 'UnlearnSgdStep';
 
 /**
  * SGD with momentum and weight decay, with PyTorch's semantics, that keeps pruned weights at

@@ -58,7 +58,7 @@ export interface PluginContractConfig<K extends PluginKind> {
 }
 
 /** Plugin ids: kebab-case, as `registerPlugin` requires. @internal */
-export const PLUGIN_NAME_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const PLUGIN_NAME_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 /** Select the backend before the suite's tests (each test file runs in its own worker). @internal */
 export function useContractBackend(backend: ContractBackend = 'cpu'): void {

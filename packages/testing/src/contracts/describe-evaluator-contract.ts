@@ -22,7 +22,7 @@ export interface EvaluatorContractConfig extends PluginContractConfig<'evaluator
 }
 
 /** Evaluation data of the tiny splits. @internal */
-export function evalDataOf(splits: DataSplits): EvalData {
+function evalDataOf(splits: DataSplits): EvalData {
   return {
     forget: splits.forget,
     retain: splits.retain,
