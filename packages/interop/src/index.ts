@@ -1,12 +1,15 @@
 /**
  * Bring your own model to unlearnjs: read and write safetensors (the PyTorch / Hugging Face
  * interchange format), and import and export the reference's PyTorch CIFAR ResNet-18
- * (OPTML-Group/Unlearn-Sparse) with its BatchNorm statistics and pruning masks.
+ * (OPTML-Group/Unlearn-Sparse) with its BatchNorm statistics and pruning masks; and run any
+ * TensorFlow.js layers model (model.json + weights, or a `tf.LayersModel`) as a first-class
+ * `tfjs-layers` model, exported back to a model.json that `tf.loadLayersModel` loads.
  *
  * @remarks Importing this module registers nothing: {@link importTorchResNet18} builds a
  * `torch-resnet18` model (core's ResNet-18 with PyTorch's padding) without a container; call
  * {@link registerInterop} on a run container to create or reload such models by name
- * (`createModel(container, 'torch-resnet18', config)`, checkpoints of imported models).
+ * (`createModel(container, 'torch-resnet18', config)`, checkpoints of imported models);
+ * likewise {@link importLayersModel} and `tfjs-layers`.
  * @packageDocumentation
  */
 export {
@@ -43,3 +46,22 @@ export {
   torchResNet18StateDict,
   exportTorchResNet18,
 } from './torch-resnet18.js';
+export {
+  type TfjsLayersOptions,
+  TFJS_LAYERS_ARCH,
+  tfjsLayersOptionsSchema,
+  tfjsLayersDefinition,
+  tfjsLayersFactory,
+  tfjsLayersModelPlugin,
+} from './tfjs-layers-model.js';
+export { SUPPORTED_LAYER_CLASSES } from './tfjs-layers-topology.js';
+export {
+  type LayersModelSource,
+  type ImportLayersModelOptions,
+  type LayersModelImport,
+  readLayersModelArtifacts,
+  importLayersModel,
+  layersModelArtifacts,
+  exportLayersModel,
+  toLayersModel,
+} from './tfjs-layers-io.js';

@@ -14,6 +14,7 @@ import {
   resnet18Definition,
   resnet18OptionsSchema,
 } from '@unlearnjs/core';
+import { tfjsLayersModelPlugin } from './tfjs-layers-model.js';
 
 declare module '@unlearnjs/core' {
   interface ModelOptionsByName {
@@ -111,11 +112,12 @@ export const torchResNet18ModelPlugin: Plugin<'model'> = {
 };
 
 /**
- * Register interop's model architecture (`torch-resnet18`) on a run container, so that
- * checkpoints of imported PyTorch models load with `createModel(container, meta.arch, meta.config)`.
+ * Register interop's model architectures (`torch-resnet18`, `tfjs-layers`) on a run container, so
+ * that checkpoints of imported PyTorch and TensorFlow.js models load with
+ * `createModel(container, meta.arch, meta.config)`.
  *
  * @param container - the run's container, from `createContainer`
- * @throws UnlearnError `UNLEARN_DUPLICATE_PLUGIN` when another model plugin is named `torch-resnet18`
+ * @throws UnlearnError `UNLEARN_DUPLICATE_PLUGIN` when another model plugin is named `torch-resnet18` or `tfjs-layers`
  * @example
  * ```ts
  * const container = createContainer({ seed: 1, use: [registerCoreModels, registerInterop] });
@@ -123,4 +125,5 @@ export const torchResNet18ModelPlugin: Plugin<'model'> = {
  */
 export function registerInterop(container: DependencyContainer): void {
   registerPlugin(container, torchResNet18ModelPlugin);
+  registerPlugin(container, tfjsLayersModelPlugin);
 }
