@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { wasmTrainingBackend } from '@unlearnjs/backend-wasm';
 import {
   type DataSplits,
   type Model,
@@ -69,7 +70,7 @@ const note = (msg: string): void => void process.stderr.write(`[bench:lora] ${ms
 /** Child: time `steps` training steps of one configuration after one warm-up step. */
 async function measureSteps(req: StepRequest): Promise<void> {
   const logger = createMemoryLogger();
-  const info = await initBackend('wasm', { logger });
+  const info = await initBackend('wasm', { logger, extensions: [wasmTrainingBackend] });
   const { progress, wall: stamps, cpu } = stepClock();
   const container = createContainer({ seed: 1, use: [registerCoreModels], logger, progress });
   const spec = MODELS[req.model];
@@ -182,7 +183,7 @@ async function accuracy(container: ReturnType<typeof createContainer>, model: Mo
 
 async function unlearnBench(quick: boolean): Promise<void> {
   const logger = createMemoryLogger();
-  await initBackend('wasm', { logger });
+  await initBackend('wasm', { logger, extensions: [wasmTrainingBackend] });
   const trainLimit = quick ? 600 : 1500;
   const [trainSet, testSet] = [
     await loadCifar10({ split: 'train', limit: trainLimit, quiet: true }),

@@ -6,6 +6,7 @@
  * Prints one line `BENCH_RESULT {json}` on stdout.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { wasmTrainingBackend } from '@unlearnjs/backend-wasm';
 import {
   type BackendRequest,
   Rng,
@@ -33,7 +34,7 @@ export interface MeasureRequest {
   microBatch?: number;
   /** Samples per run in per-sample-grad mode. */
   samples?: number;
-  /** wasm backend threads (core's `initBackend({ wasmThreads })`); wasm only. */
+  /** wasm backend threads (core's `initBackend({ threads })`, through @unlearnjs/backend-wasm); wasm only. */
   wasmThreads?: number;
 }
 
@@ -60,7 +61,11 @@ export interface MeasureResult {
 async function main(): Promise<void> {
   const req = JSON.parse(process.argv[2] ?? '{}') as MeasureRequest;
   const logger = createMemoryLogger();
-  const info = await initBackend(req.backend, { logger, wasmThreads: req.backend === 'wasm' ? req.wasmThreads : undefined });
+  const info = await initBackend(req.backend, {
+    logger,
+    extensions: [wasmTrainingBackend],
+    threads: req.backend === 'wasm' ? req.wasmThreads : undefined,
+  });
   await withoutKernels(process.env.BENCH_WITHOUT_KERNELS ?? '');
   const { progress, wall: stamps, cpu: cpuStamps } = stepClock();
   const container = createContainer({ seed: 1, use: [registerCoreModels], logger, progress });

@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { wasmTrainingBackend } from '@unlearnjs/backend-wasm';
 import {
   type BackendRequest,
   Rng,
@@ -88,7 +89,7 @@ interface Stat {
 async function main(): Promise<void> {
   const logger = createMemoryLogger();
   const threads = get('wasm-threads', '');
-  await initBackend(backendName, { logger, ...(threads ? { wasmThreads: Number(threads) } : {}) });
+  await initBackend(backendName, { logger, extensions: [wasmTrainingBackend], ...(threads ? { threads: Number(threads) } : {}) });
   await withoutKernels(get('without', ''));
   const stats = new Map<string, Stat>();
   let on = false;

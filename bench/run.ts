@@ -14,7 +14,7 @@
  * × 1 for infer. Lines with `status: "skipped" | "error"` say why nothing was
  * measured. Each measurement runs in its own child process (fresh wasm heap, so `peakRssMB` and
  * `wasmHeapMB` are its own and a heap abort cannot end the benchmark).
- * `--wasm-threads N` runs the wasm backend with N threads (core's `initBackend({ wasmThreads })`);
+ * `--wasm-threads N` runs the wasm backend with N threads (core's `initBackend({ threads })`);
  * wasm lines then carry `threads`. `imagesPerCpuSecond` counts every thread's CPU time, so with
  * threads compare `imagesPerSecond` (wall clock), measured back to back.
  */
@@ -23,6 +23,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wasmTrainingBackend } from '@unlearnjs/backend-wasm';
 import { type BackendName, BACKEND_ORDER, createMemoryLogger, initBackend } from '@unlearnjs/core';
 import { ALL_MODELS, ALL_MODES, type BenchMode, type BenchModel, FORWARD_GFLOP, PEER_ARGS, slowSkip } from './configs.js';
 import type { MeasureRequest } from './measure.js';
@@ -131,7 +132,7 @@ async function availableBackends(requested: BackendName[]): Promise<BackendName[
   const ok: BackendName[] = [];
   for (const b of requested) {
     try {
-      const info = await initBackend(b, { logger: createMemoryLogger() });
+      const info = await initBackend(b, { logger: createMemoryLogger(), extensions: [wasmTrainingBackend] });
       ok.push(b);
       note(`backend ${b}: ${info.detail}`);
     } catch (e) {

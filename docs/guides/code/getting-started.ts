@@ -11,11 +11,14 @@ import {
   runUnlearner,
   train,
 } from '@unlearnjs/core';
+import { wasmTrainingBackend } from '@unlearnjs/backend-wasm';
 import { registerFt } from '@unlearnjs/unlearn-ft';
 
 export async function run(options: { trainLimit: number; epochs: number }) {
-  await initBackend('auto');
-  const container = createContainer({ seed: 1, use: [registerCoreModels, registerFt] });
+  // On wasm, @unlearnjs/backend-wasm adds the kernels training needs; the container hands the
+  // chosen backend to training, which plans batches to fit the 4 GiB wasm heap.
+  const backend = await initBackend('auto', { extensions: [wasmTrainingBackend] });
+  const container = createContainer({ seed: 1, backend, use: [registerCoreModels, registerFt] });
   const trainSet = await loadCifar10({ split: 'train', limit: options.trainLimit, quiet: true });
   const testSet = await loadCifar10({ split: 'test', limit: 200, quiet: true });
   const splits = makeSplits(trainSet, testSet, { seed: 1, validationSize: 20, classToForget: 3 });

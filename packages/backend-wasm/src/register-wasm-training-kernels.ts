@@ -2,13 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { makeBatchMatMul } from './kernels/batch-mat-mul.js';
 import {
-  BATCH_NORM_INFER,
-  BATCH_NORM_TRAIN,
-  BATCH_NORM_TRAIN_GRAD,
-  batchNormInfer,
-  batchNormTrain,
-  batchNormTrainGrad,
-} from './kernels/batch-norm.js';
+  FUSED_BATCH_NORM_GRAD_KERNEL,
+  FUSED_BATCH_NORM_INFER_KERNEL,
+  FUSED_BATCH_NORM_KERNEL,
+  FUSED_GELU_KERNELS,
+  FUSED_LAYER_NORM_KERNELS,
+  FUSED_SGD_KERNEL,
+} from '@unlearnjs/core';
+import { batchNormInfer, batchNormTrain, batchNormTrainGrad } from './kernels/batch-norm.js';
 import { makeConv2D } from './kernels/conv2d.js';
 import {
   makeConv2DBackpropFilter,
@@ -17,11 +18,11 @@ import {
   makeDepthwiseBackpropInput,
 } from './kernels/conv-kernels.js';
 import type { StockKernels } from './kernels/kernel-scope.js';
-import { GELU, GELU_GRAD, gelu, geluGrad } from './kernels/gelu.js';
+import { gelu, geluGrad } from './kernels/gelu.js';
 import { makeIdentity } from './kernels/identity.js';
-import { LAYER_NORM, LAYER_NORM_GRAD, layerNorm, layerNormGrad } from './kernels/layer-norm.js';
+import { layerNorm, layerNormGrad } from './kernels/layer-norm.js';
 import { makeLeadingAxesReduce } from './kernels/leading-axes-reduce.js';
-import { SGD_STEP, sgdStep } from './kernels/sgd-step.js';
+import { sgdStep } from './kernels/sgd-step.js';
 import { makeTile } from './kernels/tile.js';
 import { makeUnsortedSegmentSum } from './kernels/unsorted-segment-sum.js';
 import { simdKernels } from './simd/simd-module.js';
@@ -39,14 +40,14 @@ export type WasmTrainingKernelName =
   | 'Identity'
   | 'Sum'
   | 'Mean'
-  | typeof BATCH_NORM_TRAIN
-  | typeof BATCH_NORM_TRAIN_GRAD
-  | typeof BATCH_NORM_INFER
-  | typeof SGD_STEP
-  | typeof GELU
-  | typeof GELU_GRAD
-  | typeof LAYER_NORM
-  | typeof LAYER_NORM_GRAD;
+  | typeof FUSED_BATCH_NORM_KERNEL
+  | typeof FUSED_BATCH_NORM_GRAD_KERNEL
+  | typeof FUSED_BATCH_NORM_INFER_KERNEL
+  | typeof FUSED_SGD_KERNEL
+  | typeof FUSED_GELU_KERNELS.forward
+  | typeof FUSED_GELU_KERNELS.gradient
+  | typeof FUSED_LAYER_NORM_KERNELS.forward
+  | typeof FUSED_LAYER_NORM_KERNELS.gradient;
 
 /** Options of {@link registerWasmTrainingKernels}. */
 export interface WasmTrainingKernelsOptions {
@@ -71,14 +72,14 @@ const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelF
   Identity: makeIdentity,
   Sum: (stock) => makeLeadingAxesReduce(stock, 'Sum'),
   Mean: (stock) => makeLeadingAxesReduce(stock, 'Mean'),
-  [BATCH_NORM_TRAIN]: () => batchNormTrain,
-  [BATCH_NORM_TRAIN_GRAD]: () => batchNormTrainGrad,
-  [BATCH_NORM_INFER]: () => batchNormInfer,
-  [SGD_STEP]: () => sgdStep,
-  [GELU]: () => gelu,
-  [GELU_GRAD]: () => geluGrad,
-  [LAYER_NORM]: () => layerNorm,
-  [LAYER_NORM_GRAD]: () => layerNormGrad,
+  [FUSED_BATCH_NORM_KERNEL]: () => batchNormTrain,
+  [FUSED_BATCH_NORM_GRAD_KERNEL]: () => batchNormTrainGrad,
+  [FUSED_BATCH_NORM_INFER_KERNEL]: () => batchNormInfer,
+  [FUSED_SGD_KERNEL]: () => sgdStep,
+  [FUSED_GELU_KERNELS.forward]: () => gelu,
+  [FUSED_GELU_KERNELS.gradient]: () => geluGrad,
+  [FUSED_LAYER_NORM_KERNELS.forward]: () => layerNorm,
+  [FUSED_LAYER_NORM_KERNELS.gradient]: () => layerNormGrad,
 };
 
 /**
@@ -87,14 +88,14 @@ const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelF
  * ops it replaces), so that callers compose instead.
  */
 const FUSED: ReadonlySet<WasmTrainingKernelName> = new Set([
-  BATCH_NORM_TRAIN,
-  BATCH_NORM_TRAIN_GRAD,
-  BATCH_NORM_INFER,
-  SGD_STEP,
-  GELU,
-  GELU_GRAD,
-  LAYER_NORM,
-  LAYER_NORM_GRAD,
+  FUSED_BATCH_NORM_KERNEL,
+  FUSED_BATCH_NORM_GRAD_KERNEL,
+  FUSED_BATCH_NORM_INFER_KERNEL,
+  FUSED_SGD_KERNEL,
+  FUSED_GELU_KERNELS.forward,
+  FUSED_GELU_KERNELS.gradient,
+  FUSED_LAYER_NORM_KERNELS.forward,
+  FUSED_LAYER_NORM_KERNELS.gradient,
 ]);
 
 const ALL_NAMES = Object.keys(FACTORIES) as WasmTrainingKernelName[];

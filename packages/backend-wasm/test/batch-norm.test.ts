@@ -1,14 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BATCH_NORM_INFER,
-  BATCH_NORM_TRAIN,
-  BATCH_NORM_TRAIN_GRAD,
   registerWasmTrainingKernels,
   setSimdConvGradients,
   simdKernelsStatus,
   unregisterWasmTrainingKernels,
 } from '@unlearnjs/backend-wasm';
+import {
+  FUSED_BATCH_NORM_GRAD_KERNEL as BATCH_NORM_TRAIN_GRAD,
+  FUSED_BATCH_NORM_INFER_KERNEL as BATCH_NORM_INFER,
+  FUSED_BATCH_NORM_KERNEL as BATCH_NORM_TRAIN,
+} from '@unlearnjs/core';
 import { type InputSpec, expectSameOnWasm, spec } from './helpers.js';
 
 const EPSILON = 1e-5;

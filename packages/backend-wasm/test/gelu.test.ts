@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GELU, GELU_GRAD, registerWasmTrainingKernels, setSimdConvGradients, unregisterWasmTrainingKernels } from '@unlearnjs/backend-wasm';
+import { registerWasmTrainingKernels, setSimdConvGradients, unregisterWasmTrainingKernels } from '@unlearnjs/backend-wasm';
+import { FUSED_GELU_KERNELS } from '@unlearnjs/core';
 import { type InputSpec, expectSameOnWasm, randomData } from './helpers.js';
+
+const { forward: GELU, gradient: GELU_GRAD } = FUSED_GELU_KERNELS;
 
 beforeAll(async () => {
   await tf.setBackend('wasm');

@@ -1,13 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import {
-  LAYER_NORM,
-  LAYER_NORM_GRAD,
-  registerWasmTrainingKernels,
-  setSimdConvGradients,
-  unregisterWasmTrainingKernels,
-} from '@unlearnjs/backend-wasm';
+import { registerWasmTrainingKernels, setSimdConvGradients, unregisterWasmTrainingKernels } from '@unlearnjs/backend-wasm';
+import { FUSED_LAYER_NORM_KERNELS } from '@unlearnjs/core';
 import { type InputSpec, expectSameOnWasm, spec } from './helpers.js';
+
+const { forward: LAYER_NORM, gradient: LAYER_NORM_GRAD } = FUSED_LAYER_NORM_KERNELS;
 
 const EPSILON = 1e-5;
 

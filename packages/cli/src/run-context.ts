@@ -23,6 +23,7 @@ import {
   reporterProgress,
   silentProgress,
 } from '@unlearnjs/core';
+import { wasmTrainingBackend } from '@unlearnjs/backend-wasm';
 import { importTorchResNet18 } from '@unlearnjs/interop';
 import { FIRST_PARTY_PLUGINS, loadPluginPackages } from './plugins.js';
 
@@ -59,7 +60,8 @@ export async function createRunContext(options: RunContextOptions): Promise<RunC
   const logger = options.logger ?? createConsoleLogger({ quiet: options.quiet, stream: options.stream });
   const backend = await initBackend(options.backend, {
     logger: options.logger ?? createConsoleLogger({ stream: options.stream }),
-    wasmThreads: options.wasmThreads,
+    extensions: [wasmTrainingBackend],
+    threads: options.wasmThreads,
   });
   const extra = await loadPluginPackages(options.plugins ?? []);
   const container = createContainer({
@@ -68,6 +70,7 @@ export async function createRunContext(options: RunContextOptions): Promise<RunC
     logger,
     progress: options.progress ?? (options.quiet ? silentProgress : createBarProgress()),
     signal: options.signal,
+    backend,
   });
   return { container, logger, backend };
 }

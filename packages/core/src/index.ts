@@ -80,6 +80,7 @@ export {
   type BackendInfo,
   type InitBackendOptions,
 } from './backend/init-backend.js';
+export type { BackendExtension, MemoryLimit, FailedStep } from './backend/backend-extension.js';
 export {
   CHECKPOINT_FORMAT_VERSION,
   writeCheckpoint,
@@ -132,4 +133,4 @@ export {
   type TrainUnlearnerOptions,
   type UnlearnSetName,
 } from './training/train-unlearner.js';
-export { WASM_HEAP_LIMIT_BYTES, WASM_HEAP_PLAN_SHARE, planWasmHeap, type WasmHeapPlan } from './training/wasm-heap-plan.js';
+export { planTrainingMemory, type MemoryPlan } from './training/memory-plan.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryLogger, initBackend, isUnlearnError } from '@unlearnjs/core';
+import { type BackendExtension, UnlearnError, createMemoryLogger, initBackend, isUnlearnError } from '@unlearnjs/core';
 
 // A module loader that pretends only some optional packages are installed; the others fail the
 // way a missing package does in Node.
@@ -58,84 +58,100 @@ describe('initBackend', () => {
     expect(tf.getBackend()).toBe('cpu');
   });
 
-  it('loads the wasm training kernels when @unlearnjs/backend-wasm is present', async () => {
-    let registered = 0;
-    const { load } = fakeImporter({
-      '@tensorflow/tfjs-backend-wasm': () => realImport('@tensorflow/tfjs-backend-wasm'),
-      '@unlearnjs/backend-wasm': async () => ({
-        registerWasmTrainingKernels: () => {
-          registered++;
-          return ['Conv2DBackpropFilter', 'Conv2DBackpropInput'];
-        },
-      }),
-    });
-    const info = await initBackend('wasm', { logger: createMemoryLogger(), importModule: load });
-    expect(registered).toBe(1);
-    expect(info.detail).toMatch(/2 training kernels/);
-  });
-
-  it("names the package's own SIMD kernels in the backend line, or why they are off", async () => {
-    for (const [status, want] of [
-      [{ available: true, fusedMultiplyAdd: true, threads: 2 }, /own SIMD kernels with FMA, 2 threads/],
-      [
-        { available: false, reason: 'turned off by UNLEARN_SIMD_KERNELS=off' },
-        /own SIMD kernels off: turned off by UNLEARN_SIMD_KERNELS=off/,
-      ],
-    ] as const) {
-      const { load } = fakeImporter({
-        '@tensorflow/tfjs-backend-wasm': () => realImport('@tensorflow/tfjs-backend-wasm'),
-        '@unlearnjs/backend-wasm': async () => ({
-          registerWasmTrainingKernels: () => ['Conv2DBackpropFilter'],
-          simdKernelsStatus: () => status,
-        }),
-      });
-      const info = await initBackend('wasm', { logger: createMemoryLogger(), importModule: load });
-      expect(info.detail).toMatch(want);
-    }
-  });
-
-  it('wasmThreads: arranges threads through @unlearnjs/backend-wasm before the backend starts, logs its warning and reports the thread count', async () => {
+  /** A backend extension for wasm that records what initBackend asks of it. */
+  function fakeWasmExtension(overrides: Partial<BackendExtension> = {}): BackendExtension & { calls: string[] } {
     const calls: string[] = [];
-    const { load } = fakeImporter({
-      '@tensorflow/tfjs-backend-wasm': () => realImport('@tensorflow/tfjs-backend-wasm'),
-      '@unlearnjs/backend-wasm': async () => ({
-        enableWasmThreads: async (o: { threads: number }) => {
-          calls.push(`threads ${o.threads} (backend ${tf.getBackend() === 'wasm' ? 'started' : 'not started'})`);
-          return { requested: o.threads, threads: 1, warning: 'no threads here' };
+    return {
+      backend: 'wasm',
+      name: 'fake-wasm-kernels',
+      registerKernels: () => {
+        calls.push(`kernels (backend ${tf.getBackend() === 'wasm' ? 'started' : 'not started'})`);
+        return ['Conv2DBackpropFilter', 'Conv2DBackpropInput'];
+      },
+      ...overrides,
+      calls,
+    };
+  }
+  const wasmOnly = () => fakeImporter({ '@tensorflow/tfjs-backend-wasm': () => realImport('@tensorflow/tfjs-backend-wasm') });
+
+  it("registers the chosen backend's extension kernels before the backend starts, and names them", async () => {
+    await tf.setBackend('cpu');
+    const ext = fakeWasmExtension({ describe: () => 'own SIMD kernels with FMA, 2 threads' });
+    const other = { ...fakeWasmExtension(), backend: 'webgpu' as const, name: 'fake-webgpu-kernels' };
+    const info = await initBackend('wasm', { logger: createMemoryLogger(), importModule: wasmOnly().load, extensions: [other, ext] });
+    expect(ext.calls).toEqual(['kernels (backend not started)']);
+    expect(other.calls).toEqual([]);
+    expect(info.extension).toBe(ext);
+    expect(info.detail).toMatch(/\+ 2 kernels from fake-wasm-kernels \(own SIMD kernels with FMA, 2 threads\)$/);
+  });
+
+  it('without an extension, runs the stock backend and reports no extension', async () => {
+    const info = await initBackend('wasm', { logger: createMemoryLogger(), importModule: wasmOnly().load });
+    expect(info.extension).toBeUndefined();
+    expect(info.detail).not.toMatch(/kernels from/);
+  });
+
+  it('refuses two extensions for one backend', async () => {
+    const err = await initBackend('wasm', {
+      logger: createMemoryLogger(),
+      importModule: wasmOnly().load,
+      extensions: [fakeWasmExtension(), fakeWasmExtension({ name: 'another' })],
+    }).catch((e) => e);
+    expect(isUnlearnError(err, 'UNLEARN_INVALID_OPTIONS')).toBe(true);
+  });
+
+  it('threads: arranged through the extension before the backend starts; its warning is logged and the count really run reported', async () => {
+    const ext = fakeWasmExtension();
+    const withThreads = {
+      ...ext,
+      threads: {
+        max: 8,
+        enable: async (threads: number) => {
+          ext.calls.push(`threads ${threads} (backend ${tf.getBackend() === 'wasm' ? 'started' : 'not started'})`);
+          return { threads: 1, warning: 'no threads here' };
         },
-        registerWasmTrainingKernels: () => {
-          calls.push('kernels');
-          return [];
-        },
-      }),
-    });
+      },
+    };
     await tf.setBackend('cpu');
     const logger = createMemoryLogger();
-    const info = await initBackend('wasm', { logger, importModule: load, wasmThreads: 2 });
-    expect(calls).toEqual(['threads 2 (backend not started)', 'kernels']);
+    const info = await initBackend('wasm', { logger, importModule: wasmOnly().load, extensions: [withThreads], threads: 2 });
+    expect(ext.calls).toEqual(['threads 2 (backend not started)', 'kernels (backend not started)']);
     expect(logger.lines).toContain('warn: no threads here');
     // This process runs the stock single-threaded backend: the report says what really runs.
     expect(info.threads).toBe(1);
-    expect(info.detail).toMatch(/^tfjs-backend-wasm, 1 thread \+ 0 training kernels/);
+    expect(info.detail).toMatch(/^tfjs-backend-wasm, 1 thread \+ 2 kernels from fake-wasm-kernels/);
   });
 
-  it('wasmThreads: a count outside 1..8, or one the running backend cannot switch to, is UNLEARN_INVALID_OPTIONS', async () => {
-    for (const wasmThreads of [0, 2.5, 9]) {
-      const err = await initBackend('wasm', { logger: createMemoryLogger(), wasmThreads }).catch((e) => e);
-      expect(isUnlearnError(err, 'UNLEARN_INVALID_OPTIONS')).toBe(true);
-    }
-    const { load } = fakeImporter({
-      '@tensorflow/tfjs-backend-wasm': () => realImport('@tensorflow/tfjs-backend-wasm'),
-      '@unlearnjs/backend-wasm': async () => ({
-        enableWasmThreads: async () => {
-          throw Object.assign(new Error('The wasm backend is already initialised with 1 thread'), { code: 'WASM_ALREADY_INITIALISED' });
+  it("threads: not a positive integer, above the extension's max, or refused by it, is UNLEARN_INVALID_OPTIONS", async () => {
+    const refusing: BackendExtension = {
+      ...fakeWasmExtension(),
+      threads: {
+        max: 8,
+        enable: async () => {
+          throw new UnlearnError('UNLEARN_INVALID_OPTIONS', 'The wasm backend is already initialised with 1 thread');
         },
-      }),
-    });
-    const err = await initBackend('auto', { logger: createMemoryLogger(), importModule: load, wasmThreads: 2 }).catch((e) => e);
+      },
+    };
+    for (const threads of [0, 2.5, 9]) {
+      const err = await initBackend('wasm', { logger: createMemoryLogger(), extensions: [refusing], threads }).catch((e) => e);
+      expect(isUnlearnError(err, 'UNLEARN_INVALID_OPTIONS')).toBe(true);
+      expect(err.message).toMatch(/threads must be an integer/);
+    }
+    const err = await initBackend('auto', {
+      logger: createMemoryLogger(),
+      importModule: wasmOnly().load,
+      extensions: [refusing],
+      threads: 2,
+    }).catch((e) => e);
     // Not swallowed into "try the next backend": the caller must fix the call order.
     expect(isUnlearnError(err, 'UNLEARN_INVALID_OPTIONS')).toBe(true);
     expect(err.message).toMatch(/already initialised/);
+  });
+
+  it('threads: a backend whose extension runs no threads keeps its default, and the logger says so', async () => {
+    const logger = createMemoryLogger();
+    await initBackend('wasm', { logger, importModule: wasmOnly().load, threads: 2 });
+    expect(logger.lines.some((l) => /^warn: threads: 2 asked/.test(l))).toBe(true);
   });
 
   it('throws UNLEARN_BACKEND_UNAVAILABLE with install advice when an explicit backend is missing', async () => {
@@ -153,11 +169,13 @@ describe('initBackend', () => {
     expect(e1.message).toMatch(/no WebGPU adapter/);
 
     delete g.navigator;
-    // With an adapter, the loader goes on to load tfjs-backend-webgpu (absent here) and says so.
+    // With an adapter, the loader goes on to load tfjs-backend-webgpu (absent here) and says so;
+    // it asks for no package of ours (extensions are handed in, never imported by name).
     const withAdapter = fakeImporter({ webgpu: async () => ({ create: () => ({ requestAdapter: async () => ({}) }), globals: {} }) });
     const e2 = await initBackend('webgpu', { logger: createMemoryLogger(), importModule: withAdapter.load }).catch((e) => e);
     expect(isUnlearnError(e2, 'UNLEARN_BACKEND_UNAVAILABLE')).toBe(true);
     expect(withAdapter.asked).toContain('@tensorflow/tfjs-backend-webgpu');
+    expect(withAdapter.asked.filter((spec) => spec.startsWith('@unlearnjs/'))).toEqual([]);
   });
 
   it('rejects an unknown backend name with a coded error', async () => {

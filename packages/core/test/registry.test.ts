@@ -7,6 +7,7 @@ import { z } from 'zod';
 import {
   API_VERSION,
   BACKEND_INFO,
+  type BackendInfo,
   type DependencyContainer,
   type Model,
   type OptionsFor,
@@ -215,14 +216,16 @@ describe('containers', () => {
     expect(c.resolveAll(Symbol.for('@unlearnjs/core:PLUGINS'))).toEqual([a]);
   });
 
-  it('derives the run Rng from RUN_SEED, and makes the backend info resolvable', () => {
-    const backend = { name: 'cpu', threads: 1 } as never;
+  it('derives the run Rng from RUN_SEED, and makes the backend info resolvable and part of the run services', () => {
+    const backend: BackendInfo = { name: 'cpu', detail: 'cpu', attempts: [] };
     const c = createContainer({ seed: 9, backend });
     expect(resolve(c, RUN_SEED)).toBe(9);
     expect(resolve(c, RNG).nextUint32()).toBe(new Rng(9).nextUint32());
     expect(resolve(c, RNG)).toBe(resolve(c, RNG));
     expect(resolve(c, BACKEND_INFO)).toBe(backend);
+    expect(runServices(c, 'train').backend).toBe(backend);
     expect(createContainer().isRegistered(BACKEND_INFO)).toBe(false);
+    expect(runServices(createContainer(), 'train').backend).toBeUndefined();
   });
 
   it('recognises an UnlearnError thrown by another copy of core by its code, not its class', () => {

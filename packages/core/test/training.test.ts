@@ -5,8 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '@unlearnjs/backend-wasm';
+import { registerWasmTrainingKernels, unregisterWasmTrainingKernels, wasmTrainingBackend } from '@unlearnjs/backend-wasm';
 import {
+  type BackendExtension,
   FUSED_SGD_KERNEL,
   Model,
   type ModelDefinition,
@@ -19,6 +20,7 @@ import {
   isUnlearnError,
   learningRateAt,
   loadModel,
+  planTrainingMemory,
   readCheckpoint,
   saveModel,
   silentProgress,
@@ -312,6 +314,23 @@ describe('train', () => {
     for (const k of Object.keys(a)) for (const [i, v] of a[k].entries()) expect(b[k][i]).toBeCloseTo(v, 4);
   });
 
+  it("plans micro-batches for the memory limit of the run's backend extension (and ignores an extension of another backend)", async () => {
+    const model = new Model(tinyDefinition(), new Rng(1));
+    const vars = [...model.trainableVariables().values()];
+    const probe = await planTrainingMemory(model, 20, undefined, [32, 32, 3], vars, { bytes: 2 ** 40, planShare: 1, label: 'x' });
+    const memory = { bytes: probe.baseBytes + 5.5 * probe.bytesPerImage, planShare: 1, label: 'a small test heap' };
+    const extension = (backend: 'cpu' | 'wasm'): BackendExtension => ({ backend, name: 'fake', registerKernels: () => [], memory });
+    const withExtension = (ext: BackendExtension): RunServices => ({
+      ...services(4),
+      backend: { name: 'cpu', detail: 'cpu', attempts: [], extension: ext },
+    });
+    const small = await train(model, { ...base, epochs: 1, batchSize: 20, data, services: withExtension(extension('cpu')) });
+    expect(small.microBatch).toBe(5); // 20 in 4 passes of 5 (3 passes would need 7)
+    const other = await train(model, { ...base, epochs: 1, batchSize: 20, data, services: withExtension(extension('wasm')) });
+    expect(other.microBatch).toBeUndefined();
+    model.dispose();
+  });
+
   it('trains the epoch passes in order, each a full pass with its own labels, asking for them once per epoch', async () => {
     const first = { source: data.source, indices: data.indices.slice(0, 20) };
     const second = { source: data.source, indices: data.indices.slice(20) };
@@ -431,7 +450,7 @@ describe('loading a checkpoint into a pruned model', () => {
 });
 
 describe('a wasm heap failure', () => {
-  it('becomes UNLEARN_OUT_OF_MEMORY with the micro-batch to use, instead of a bare RuntimeError', async () => {
+  it('becomes, through the wasm extension, UNLEARN_OUT_OF_MEMORY with the micro-batch to use, instead of a bare RuntimeError', async () => {
     await import('@tensorflow/tfjs-backend-wasm');
     await tf.setBackend('wasm');
     try {
@@ -449,7 +468,7 @@ describe('a wasm heap failure', () => {
         batchSize: 32,
         lr: 0.1,
         data: fullSubset(syntheticSet(40, 1)),
-        services: services(1),
+        services: { ...services(1), backend: { name: 'wasm', detail: 'wasm', attempts: [], extension: wasmTrainingBackend } },
       }).catch((e) => e);
       model.dispose();
       expect(isUnlearnError(err, 'UNLEARN_OUT_OF_MEMORY')).toBe(true);

@@ -14,6 +14,7 @@ import {
   subsetOf,
   train,
 } from '@unlearnjs/core';
+import { wasmTrainingBackend } from '@unlearnjs/backend-wasm';
 import { tinyModelDefinition } from '@unlearnjs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerEvalMia } from '../src/index.js';
@@ -24,7 +25,7 @@ const hasData = existsSync(join(defaultCifar10Dir(), 'data_batch_1.bin'));
 // on them is near 1, and far lower on images it never saw. The attack must tell the two apart.
 describe.runIf(hasData)('svc-mia on a small real-data model', () => {
   beforeAll(async () => {
-    await initBackend('wasm', { logger: createMemoryLogger() });
+    await initBackend('wasm', { logger: createMemoryLogger(), extensions: [wasmTrainingBackend] });
   });
   afterAll(async () => {
     await tf.setBackend('cpu');

@@ -3,31 +3,6 @@ import type { WasmBackendLike } from './kernel-scope.js';
 import { type HeapKernels, SUM_BLOCK_ROWS } from '../simd/heap-kernels.js';
 import { HeapScratch, addBlocks, heapKernels, lastAxisRows, offsetOf } from './on-heap.js';
 
-/**
- * Fused training-mode batch normalisation over the last axis, with an optional residual input
- * and ReLU: `y = act((x − mean)·γ/√(var + ε) + β + residual)`.
- *
- * Inputs `{ x, gamma, beta, residual? }` (`residual` the shape of x), attributes
- * `{ epsilon: number, relu: boolean }`; outputs `[y, mean, variance]`, the batch statistics over
- * every axis but the last (variance biased). @unlearnjs/core uses it where the active backend
- * registers it (its `batchNorm`), and otherwise composes the same result from element-wise ops.
- */
-export const BATCH_NORM_TRAIN = 'UnlearnBatchNormTrain';
-
-/**
- * Backward pass of {@link BATCH_NORM_TRAIN}. Inputs `{ dy, x, y, gamma, mean, variance }` (y the
- * forward output, for ReLU's gradient), attributes `{ epsilon, relu, residual: boolean }`;
- * outputs `[dx, dGamma, dBeta]`, plus `dResidual` (dy through the ReLU) when `residual`.
- */
-export const BATCH_NORM_TRAIN_GRAD = 'UnlearnBatchNormTrainGrad';
-
-/**
- * Eval-mode BatchNorm with given statistics, with an optional residual and ReLU: inputs
- * `{ x, gamma, beta, mean, variance, residual? }`, attributes `{ epsilon, relu }`; output
- * `act((x − mean)·γ/√(variance + ε) + β + residual)`. No gradient (inference only).
- */
-export const BATCH_NORM_INFER = 'UnlearnBatchNormInfer';
-
 interface ForwardArgs {
   inputs: { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo; residual?: TensorInfo };
   attrs: { epsilon: number; relu: boolean };
@@ -145,7 +120,7 @@ export const batchNormTrain: KernelFunc = (args) => {
 };
 
 /**
- * The eval-mode kernel ({@link BATCH_NORM_INFER}): one pass with the given statistics.
+ * The eval-mode kernel ((core's `FUSED_BATCH_NORM_INFER_KERNEL`)): one pass with the given statistics.
  */
 export const batchNormInfer: KernelFunc = (args) => {
   const { inputs, attrs, backend } = args as unknown as InferArgs;

@@ -3,15 +3,6 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from './kernel-scope.js';
 import { heapKernels, offsetOf } from './on-heap.js';
 
-/**
- * GELU with the exact error function, `0.5·x·(1 + erf(x/√2))` (PyTorch's `nn.GELU()`): input
- * `{ x }`, output y. @unlearnjs/core's `gelu` uses it (with {@link GELU_GRAD}) where registered.
- */
-export const GELU = 'UnlearnGelu';
-
-/** Gradient of {@link GELU}: inputs `{ dy, x }`, output `dy·(0.5·(1 + erf(x/√2)) + x·φ(x))`. */
-export const GELU_GRAD = 'UnlearnGeluGrad';
-
 /** 1 + erf(z), Abramowitz & Stegun 7.1.26 as tfjs's Erf kernels compute it, given exp(−z²). */
 function onePlusErf(z: number, e: number): number {
   const t = 1 / (1 + backend_util.ERF_P * Math.abs(z));
@@ -22,7 +13,7 @@ function onePlusErf(z: number, e: number): number {
   return z < 0 ? tail : 2 - tail;
 }
 
-/** {@link GELU} for 'wasm': one SIMD pass on the tfjs heap (assembly/gelu.ts), or scalar JS. */
+/** `FUSED_GELU_KERNELS.forward` of core for 'wasm': one SIMD pass on the tfjs heap (assembly/gelu.ts), or scalar JS. */
 export const gelu: KernelFunc = (args) => {
   const { inputs, backend } = args as unknown as { inputs: { x: TensorInfo }; backend: WasmBackendLike };
   const { x } = inputs;
@@ -42,7 +33,7 @@ export const gelu: KernelFunc = (args) => {
   return y;
 };
 
-/** {@link GELU_GRAD} for 'wasm': one SIMD pass on the tfjs heap, or scalar JS. */
+/** `FUSED_GELU_KERNELS.gradient` of core for 'wasm': one SIMD pass on the tfjs heap, or scalar JS. */
 export const geluGrad: KernelFunc = (args) => {
   const { inputs, backend } = args as unknown as { inputs: { dy: TensorInfo; x: TensorInfo }; backend: WasmBackendLike };
   const { dy, x } = inputs;

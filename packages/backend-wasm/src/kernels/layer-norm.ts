@@ -3,21 +3,7 @@ import type { WasmBackendLike } from './kernel-scope.js';
 import { SUM_BLOCK_ROWS } from '../simd/heap-kernels.js';
 import { HeapScratch, addBlocks, heapKernels, lastAxisRows, offsetOf } from './on-heap.js';
 
-/**
- * Layer normalisation over the last axis (PyTorch `LayerNorm`, biased variance): inputs
- * `{ x, gamma, beta }`, attribute `{ epsilon }`; outputs `[y, mean, invStd]`, the per-row
- * statistics shaped as x without its last axis. @unlearnjs/core's `layerNorm` uses it (with
- * {@link LAYER_NORM_GRAD}) where registered.
- */
-export const LAYER_NORM = 'UnlearnLayerNorm';
-
-/**
- * Gradient of {@link LAYER_NORM}: inputs `{ dy, x, gamma, mean, invStd }`; outputs
- * `[dx, dGamma, dBeta]`.
- */
-export const LAYER_NORM_GRAD = 'UnlearnLayerNormGrad';
-
-/** {@link LAYER_NORM} for 'wasm': one call over the rows on the tfjs heap, or scalar JS. */
+/** `FUSED_LAYER_NORM_KERNELS.forward` of core for 'wasm': one call over the rows on the tfjs heap, or scalar JS. */
 export const layerNorm: KernelFunc = (args) => {
   const { inputs, attrs, backend } = args as unknown as {
     inputs: { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
@@ -51,7 +37,7 @@ export const layerNorm: KernelFunc = (args) => {
   return [y, mean, inv];
 };
 
-/** {@link LAYER_NORM_GRAD} for 'wasm': one call over the rows on the tfjs heap, or scalar JS. */
+/** `FUSED_LAYER_NORM_KERNELS.gradient` of core for 'wasm': one call over the rows on the tfjs heap, or scalar JS. */
 export const layerNormGrad: KernelFunc = (args) => {
   const { inputs, backend } = args as unknown as {
     inputs: { dy: TensorInfo; x: TensorInfo; gamma: TensorInfo; mean: TensorInfo; invStd: TensorInfo };

@@ -3,23 +3,13 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from './kernel-scope.js';
 import { heapKernels, offsetOf } from './on-heap.js';
 
-/**
- * One SGD update of one parameter, as @unlearnjs/core's `SgdOptimizer` composes it:
- * `g = (dw + w·weightDecay)·mask; buf' = buf·momentum + g; u = nesterov ? g + buf'·momentum : buf';
- * w' = (w − u·lr)·mask`. Inputs `{ w, dw, buf?, mask? }` (without `buf`: no momentum, u = g),
- * attributes `{ lr, momentum, weightDecay, nesterov }`; outputs `[w']`, plus `buf'` with `buf`.
- * Every step is one float32 operation in that order, so the result equals the composed ops
- * bit for bit. The optimiser uses it where the active backend registers it.
- */
-export const SGD_STEP = 'UnlearnSgdStep';
-
 interface SgdArgs {
   inputs: { w: TensorInfo; dw: TensorInfo; buf?: TensorInfo; mask?: TensorInfo };
   attrs: { lr: number; momentum: number; weightDecay: number; nesterov: boolean };
   backend: WasmBackendLike;
 }
 
-/** {@link SGD_STEP} for 'wasm': one SIMD pass over the tensors on the tfjs heap, or scalar JS. */
+/** `FUSED_SGD_KERNEL` of core for 'wasm': one SIMD pass over the tensors on the tfjs heap, or scalar JS. */
 export const sgdStep: KernelFunc = (args) => {
   const { inputs, attrs, backend } = args as unknown as SgdArgs;
   const { w, dw, buf, mask } = inputs;

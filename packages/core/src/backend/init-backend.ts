@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnlearnError, isUnlearnError } from '../errors/unlearn-error.js';
 import { type Logger, createConsoleLogger } from '../progress/logger.js';
+import type { BackendExtension, BackendName } from './backend-extension.js';
 
 /** Backends a user can ask for. `auto` tries them in order of speed. */
-export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-/** A concrete backend. */
-export type BackendName = Exclude<BackendRequest, 'auto'>;
+export type BackendRequest = 'auto' | BackendName;
+export type { BackendName };
 
 /** The order `auto` tries: native TensorFlow (GPU build first), WebGPU, wasm, pure JS. */
 export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -24,11 +24,13 @@ export interface BackendInfo {
   name: BackendName;
   /**
    * What was loaded, e.g. `@tensorflow/tfjs-node-gpu` or
-   * `tfjs-backend-wasm, 2 threads + 19 training kernels from @unlearnjs/backend-wasm`.
+   * `tfjs-backend-wasm, 2 threads + 19 kernels from @unlearnjs/backend-wasm (…)`.
    */
   detail: string;
   /** XNNPACK threads the wasm backend runs (wasm only). */
   threads?: number;
+  /** The extension given for this backend, whose kernels are registered (see {@link InitBackendOptions.extensions}). */
+  extension?: BackendExtension;
   /** Everything tried, in order. */
   attempts: BackendAttempt[];
 }
@@ -43,17 +45,21 @@ export interface InitBackendOptions {
    */
   importModule?: (specifier: string) => Promise<unknown>;
   /**
-   * Threads for the wasm backend (an integer from 1 to 8), through `enableWasmThreads` of
-   * `@unlearnjs/backend-wasm`; ignored by the other backends. It takes effect only when the wasm
-   * backend initialises, once per process. When the runtime cannot run the threaded binary (or
-   * `@unlearnjs/backend-wasm` is absent) the backend runs 1 thread and the logger warns why.
-   * @defaultValue undefined: tfjs's default, 1 thread in Node
+   * Packages that extend a backend (training kernels, threads, memory planning, error
+   * translation), e.g. `[wasmTrainingBackend]` from `@unlearnjs/backend-wasm`. The one whose
+   * `backend` is chosen registers its kernels before the backend activates; at most one per
+   * backend. @defaultValue none: the stock tfjs kernels
    */
-  wasmThreads?: number;
+  extensions?: readonly BackendExtension[];
+  /**
+   * Threads for the chosen backend, through its extension's `threads.enable` (an integer from 1
+   * to its `threads.max`); backends whose extension does not run threads keep their default,
+   * and the logger says so when more than 1 was asked. It takes effect only when the backend
+   * initialises, once per process.
+   * @defaultValue undefined: the backend's default (1 thread for wasm in Node)
+   */
+  threads?: number;
 }
-
-/** The most wasm threads tfjs-backend-wasm 4.22 can run (it pre-creates 8 pthread workers). */
-const MAX_WASM_THREADS = 8;
 
 const defaultImport = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
 
@@ -80,35 +86,20 @@ interface Loaded {
   threads?: number;
 }
 
-interface LoaderContext {
-  logger: Logger;
-  wasmThreads?: number;
-}
-
-type Loader = (load: (s: string) => Promise<unknown>, ctx: LoaderContext) => Promise<string | Loaded>;
-
-/** The parts of `@unlearnjs/backend-wasm` used here (it is optional, so not imported by type). */
-interface BackendWasmExtension {
-  registerWasmTrainingKernels?: () => string[];
-  enableWasmThreads?: (options: { threads: number }) => Promise<{ threads: number; warning?: string }>;
-  simdKernelsStatus?: () => { available: true; fusedMultiplyAdd: boolean; threads: number } | { available: false; reason: string };
-}
-
-/** How the backend line names @unlearnjs/backend-wasm's own SIMD kernels (or why they are off). */
-function describeSimdKernels(ext: BackendWasmExtension): string {
-  const s = ext.simdKernelsStatus?.();
-  if (s === undefined) return '';
-  if (!s.available) return ` (own SIMD kernels off: ${s.reason})`;
-  return ` (own SIMD kernels${s.fusedMultiplyAdd ? ' with FMA' : ''}, ${s.threads} thread${s.threads === 1 ? '' : 's'})`;
-}
+/**
+ * Loads a backend's packages and activates it, calling `beforeActivate` (the extension's
+ * threads and kernels) just before: kernels must be registered before the backend starts.
+ */
+type Loader = (load: (s: string) => Promise<unknown>, beforeActivate: () => Promise<void>) => Promise<string | Loaded>;
 
 const loaders: Record<BackendName, Loader> = {
-  async tensorflow(load) {
+  async tensorflow(load, beforeActivate) {
     let lastErr: unknown;
     for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
       try {
         await load(pkg);
         if (!tf.findBackend('tensorflow')) throw new Error(`${pkg} loaded but registered no 'tensorflow' backend`);
+        await beforeActivate();
         await activate('tensorflow');
         return pkg;
       } catch (err) {
@@ -117,7 +108,7 @@ const loaders: Record<BackendName, Loader> = {
     }
     throw new Error(`neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is usable (${reason(lastErr)})`);
   },
-  async webgpu(load) {
+  async webgpu(load, beforeActivate) {
     const g = globalThis as { navigator?: { gpu?: unknown } };
     let gpu = g.navigator?.gpu as { requestAdapter(): Promise<unknown> } | undefined;
     if (!gpu) {
@@ -131,47 +122,13 @@ const loaders: Record<BackendName, Loader> = {
     const adapter = await gpu?.requestAdapter();
     if (!adapter) throw new Error('no WebGPU adapter found (no GPU, or no Vulkan driver)');
     await load('@tensorflow/tfjs-backend-webgpu');
-    let extra = '';
-    try {
-      const ext = (await load('@unlearnjs/backend-webgpu')) as { registerWebgpuTrainingKernels?: () => string[] };
-      const names = ext.registerWebgpuTrainingKernels?.() ?? [];
-      extra = ` + ${names.length} kernels from @unlearnjs/backend-webgpu`;
-    } catch {
-      // Optional: the stock WebGPU kernels still train, only slower.
-    }
+    await beforeActivate();
     await activate('webgpu');
-    return `WebGPU${extra}`;
+    return 'tfjs-backend-webgpu';
   },
-  async wasm(load, { logger, wasmThreads }) {
+  async wasm(load, beforeActivate) {
     const wasm = (await load('@tensorflow/tfjs-backend-wasm')) as { getThreadsCount?: () => number };
-    let extra = ' (no training kernels: install @unlearnjs/backend-wasm to train CNNs)';
-    let ext: BackendWasmExtension | undefined;
-    try {
-      ext = (await load('@unlearnjs/backend-wasm')) as BackendWasmExtension;
-    } catch (err) {
-      if (reason(err) !== 'not installed') throw err;
-    }
-    if (wasmThreads !== undefined) {
-      // Threads must be arranged before the backend initialises (activate, below).
-      if (ext?.enableWasmThreads === undefined) {
-        if (wasmThreads > 1) logger.warn('wasm threads need @unlearnjs/backend-wasm, which is not installed; running 1 thread.');
-      } else {
-        try {
-          const r = await ext.enableWasmThreads({ threads: wasmThreads });
-          if (r.warning !== undefined) logger.warn(r.warning);
-        } catch (err) {
-          const code = (err as { code?: string }).code;
-          if (code === 'WASM_ALREADY_INITIALISED' || code === 'WASM_THREADS_INVALID_OPTIONS') {
-            throw new UnlearnError('UNLEARN_INVALID_OPTIONS', (err as Error).message, { details: { wasmThreads }, cause: err });
-          }
-          throw err;
-        }
-      }
-    }
-    if (ext?.registerWasmTrainingKernels !== undefined) {
-      const names = ext.registerWasmTrainingKernels();
-      extra = ` + ${names.length} training kernels from @unlearnjs/backend-wasm${describeSimdKernels(ext)}`;
-    }
+    await beforeActivate();
     await activate('wasm');
     let threads: number | undefined;
     try {
@@ -180,10 +137,11 @@ const loaders: Record<BackendName, Loader> = {
       threads = undefined; // not initialised through this copy of tfjs-backend-wasm
     }
     const shown = threads === undefined ? '' : `, ${threads} thread${threads === 1 ? '' : 's'}`;
-    return { detail: `tfjs-backend-wasm${shown}${extra}`, threads };
+    return { detail: `tfjs-backend-wasm${shown}`, threads };
   },
-  async cpu(load) {
+  async cpu(load, beforeActivate) {
     await load('@tensorflow/tfjs-backend-cpu');
+    await beforeActivate();
     await activate('cpu');
     return 'tfjs-backend-cpu (pure JavaScript, slow)';
   },
@@ -198,50 +156,76 @@ const loaders: Record<BackendName, Loader> = {
  * wasm, then cpu. None of these is a hard dependency of unlearnjs: a missing package is skipped
  * with the reason recorded. Libraries never call this; apps, examples and the CLI do.
  *
- * `wasmThreads` runs the wasm backend multi-threaded in Node (tfjs-backend-wasm is otherwise
- * single-threaded there) through `enableWasmThreads` of `@unlearnjs/backend-wasm`; the detail
- * string and `threads` report the thread count the backend actually runs.
+ * The chosen backend's extension (from `extensions`) arranges `threads` and registers its
+ * kernels just before the backend activates; the detail string names them, and `threads`
+ * reports the thread count the backend actually runs. Core names no extension package: the
+ * app imports one and passes it.
  *
  * @param request - the backend to use, or `auto` @defaultValue 'auto'
- * @param options - logger, wasm threads and (for tests) the module loader
- * @returns the chosen backend and every attempt
+ * @param options - logger, backend extensions, threads and (for tests) the module loader
+ * @returns the chosen backend, its extension and every attempt
  * @throws UnlearnError `UNLEARN_BACKEND_UNAVAILABLE` when the requested backend (or, for `auto`,
  *   every backend) cannot be used; the message says what to install. `UNLEARN_INVALID_OPTIONS`
- *   for an unknown backend name, a `wasmThreads` outside 1..8, or a `wasmThreads` other than the
- *   count the already-initialised wasm backend runs (it cannot change within a process)
+ *   for an unknown backend name, two extensions for one backend, `threads` that is not a
+ *   positive integer or exceeds the extension's `threads.max`, or threads the extension cannot
+ *   arrange (e.g. the backend already runs another count: it cannot change within a process)
  *
  * @example
  * ```ts
- * const info = await initBackend('auto'); // prints e.g. "backend: wasm (tfjs-backend-wasm, 1 thread + 19 training kernels ...)"
- * await initBackend('wasm', { wasmThreads: 2 }); // "backend: wasm (tfjs-backend-wasm, 2 threads + ...)"
+ * import { wasmTrainingBackend } from '@unlearnjs/backend-wasm';
+ *
+ * const info = await initBackend('auto', { extensions: [wasmTrainingBackend], threads: 2 });
+ * // prints e.g. "backend: wasm (tfjs-backend-wasm, 2 threads + 19 kernels from @unlearnjs/backend-wasm (…))"
+ * const container = createContainer({ backend: info, use: [registerCoreModels] }); // train plans for its memory
  * ```
  */
 export async function initBackend(request: BackendRequest = 'auto', options: InitBackendOptions = {}): Promise<BackendInfo> {
   const logger = options.logger ?? createConsoleLogger();
   const load = options.importModule ?? defaultImport;
-  const { wasmThreads } = options;
-  if (wasmThreads !== undefined && (!Number.isInteger(wasmThreads) || wasmThreads < 1 || wasmThreads > MAX_WASM_THREADS)) {
-    throw new UnlearnError(
-      'UNLEARN_INVALID_OPTIONS',
-      `wasmThreads must be an integer from 1 to ${MAX_WASM_THREADS}, got ${String(wasmThreads)}.`,
-      {
-        details: { wasmThreads },
-      },
-    );
+  const { threads: wanted } = options;
+  if (wanted !== undefined && (!Number.isInteger(wanted) || wanted < 1)) {
+    throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `threads must be an integer >= 1, got ${String(wanted)}.`, {
+      details: { threads: wanted },
+    });
   }
   if (!['auto', ...BACKEND_ORDER].includes(request)) {
     throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `Unknown backend "${request}"; use one of auto, ${BACKEND_ORDER.join(', ')}.`, {
       details: { backend: request },
     });
   }
+  const extensions = extensionsByBackend(options.extensions ?? []);
+  for (const ext of extensions.values()) {
+    if (wanted !== undefined && ext.threads !== undefined && wanted > ext.threads.max) {
+      throw new UnlearnError(
+        'UNLEARN_INVALID_OPTIONS',
+        `threads must be an integer from 1 to ${ext.threads.max} for ${ext.name}, got ${wanted}.`,
+        { details: { threads: wanted, max: ext.threads.max, extension: ext.name } },
+      );
+    }
+  }
   const order = request === 'auto' ? BACKEND_ORDER : [request];
   const attempts: BackendAttempt[] = [];
   for (const name of order) {
     try {
-      const loaded = await loaders[name](load, { logger, wasmThreads });
-      const { detail, threads } = typeof loaded === 'string' ? { detail: loaded, threads: undefined } : loaded;
+      const ext = extensions.get(name);
+      let registered: readonly string[] = [];
+      const beforeActivate = async () => {
+        await arrangeThreads(name, ext, wanted, logger);
+        registered = ext?.registerKernels() ?? [];
+      };
+      const loaded = await loaders[name](load, beforeActivate);
+      const { detail: base, threads } = typeof loaded === 'string' ? { detail: loaded, threads: undefined } : loaded;
+      const described = ext?.describe?.();
+      const detail =
+        ext === undefined ? base : `${base} + ${registered.length} kernels from ${ext.name}${described ? ` (${described})` : ''}`;
       attempts.push({ backend: name, ok: true, detail });
-      const info: BackendInfo = { name, detail, attempts, ...(threads === undefined ? {} : { threads }) };
+      const info: BackendInfo = {
+        name,
+        detail,
+        attempts,
+        ...(threads === undefined ? {} : { threads }),
+        ...(ext === undefined ? {} : { extension: ext }),
+      };
       const skipped = attempts.filter((a) => !a.ok).map((a) => `${a.backend}: ${a.detail}`);
       logger.info(`backend: ${name} (${detail})${skipped.length ? `; skipped ${skipped.join('; ')}` : ''}`);
       return info;
@@ -255,7 +239,7 @@ export async function initBackend(request: BackendRequest = 'auto', options: Ini
   const hints: Record<BackendName, string> = {
     tensorflow: 'install @tensorflow/tfjs-node-gpu (CUDA 11.2, cuDNN 8.1) or @tensorflow/tfjs-node; their install downloads libtensorflow',
     webgpu: 'install the `webgpu` npm package and @tensorflow/tfjs-backend-webgpu, on a machine with a GPU and a Vulkan driver',
-    wasm: 'install @tensorflow/tfjs-backend-wasm (and @unlearnjs/backend-wasm for training)',
+    wasm: 'install @tensorflow/tfjs-backend-wasm',
     cpu: 'install @tensorflow/tfjs-backend-cpu',
   };
   throw new UnlearnError(
@@ -263,4 +247,38 @@ export async function initBackend(request: BackendRequest = 'auto', options: Ini
     `No usable backend for "${request}": ${attempts.map((a) => `${a.backend}: ${a.detail}`).join('; ')}. To fix: ${order.map((n) => hints[n]).join('; or ')}.`,
     { details: { request, attempts } },
   );
+}
+
+/** The extensions by the backend they extend; two for one backend is the caller's mistake. */
+function extensionsByBackend(list: readonly BackendExtension[]): Map<BackendName, BackendExtension> {
+  const out = new Map<BackendName, BackendExtension>();
+  for (const ext of list) {
+    const other = out.get(ext.backend);
+    if (other !== undefined && other !== ext) {
+      throw new UnlearnError(
+        'UNLEARN_INVALID_OPTIONS',
+        `Two extensions for the ${ext.backend} backend (${other.name} and ${ext.name}); pass one.`,
+        { details: { backend: ext.backend, extensions: [other.name, ext.name] } },
+      );
+    }
+    out.set(ext.backend, ext);
+  }
+  return out;
+}
+
+/** Ask the extension for `wanted` threads before the backend starts, or say why it keeps its default. */
+async function arrangeThreads(
+  name: BackendName,
+  ext: BackendExtension | undefined,
+  wanted: number | undefined,
+  logger: Logger,
+): Promise<void> {
+  if (wanted === undefined) return;
+  if (ext?.threads === undefined) {
+    if (wanted > 1)
+      logger.warn(`threads: ${wanted} asked, but no extension given for the ${name} backend runs threads; it runs its default.`);
+    return;
+  }
+  const r = await ext.threads.enable(wanted);
+  if (r.warning !== undefined) logger.warn(r.warning);
 }

@@ -1,3 +1,4 @@
+import type { BackendInfo } from '../backend/init-backend.js';
 import type { Logger } from '../progress/logger.js';
 import type { ProgressReporter } from '../progress/progress.js';
 import type { Rng } from '../random/rng.js';
@@ -15,4 +16,9 @@ export interface RunServices {
   signal: AbortSignal;
   /** Randomness for this call (already forked for it: use it freely). */
   rng: Rng;
+  /**
+   * What `initBackend` chose, when the app passed it to `createContainer({ backend })`: `train`
+   * plans for its extension's memory limit and translates its failures.
+   */
+  backend?: BackendInfo;
 }

@@ -206,8 +206,9 @@ export function createModelFactory<N extends string>(c: DependencyContainer, nam
 }
 
 /**
- * The services for one plugin call: the container's logger, progress and signal, and an Rng
- * forked from the run's root generator under `label` (so each call gets its own stream).
+ * The services for one plugin call: the container's logger, progress and signal, an Rng
+ * forked from the run's root generator under `label` (so each call gets its own stream), and
+ * the backend when the container has one ({@link BACKEND_INFO}).
  * @param container - the run's container
  * @param label - names the call, e.g. `unlearn:ga`
  */
@@ -217,5 +218,6 @@ export function runServices(container: DependencyContainer, label: string): RunS
     progress: resolve(container, PROGRESS),
     signal: resolve(container, ABORT_SIGNAL),
     rng: resolve(container, RNG).fork(label),
+    ...(container.isRegistered(BACKEND_INFO, true) ? { backend: resolve(container, BACKEND_INFO) } : {}),
   };
 }

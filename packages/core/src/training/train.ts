@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import type { BackendExtension } from '../backend/backend-extension.js';
 import { arraysToTensors, loadModelFromCheckpoint, modelToCheckpoint, tensorsToArrays } from '../checkpoint/model-checkpoint.js';
 import { fileExists, readCheckpoint, writeCheckpoint } from '../checkpoint/checkpoint-file.js';
 import { type Subset, batches } from '../data/index.js';
@@ -9,7 +10,7 @@ import type { EpochLog } from '../plugins/kinds.js';
 import type { RunServices } from '../plugins/services.js';
 import { parseOptions } from '../registry/parse-options.js';
 import { throwIfAborted } from './abort.js';
-import { planWasmHeap } from './wasm-heap-plan.js';
+import { planTrainingMemory } from './memory-plan.js';
 import { ensureGradients } from './gradients.js';
 import { evaluateAccuracy } from './predict.js';
 import { learningRateAt, scheduleSchema } from './schedule.js';
@@ -139,7 +140,7 @@ export interface TrainReport {
   imagesPerSecond: number;
   /** The epoch training resumed at (0 when it started fresh). */
   resumedAt: number;
-  /** Images per forward/backward pass when batches were split (asked for, or planned to fit the wasm heap). */
+  /** Images per forward/backward pass when batches were split (asked for, or planned to fit the backend's memory). */
   microBatch?: number;
 }
 
@@ -197,19 +198,24 @@ export async function train(model: Model, options: TrainOptions): Promise<TrainR
 
   const vars = model.trainableVariables();
   const varList = [...vars.values()];
-  // The wasm heap is 32-bit: plan the images per pass before the first step, so a batch that
-  // cannot fit is split into micro-batches (or refused) instead of aborting the module mid-run.
+  // A backend with a hard memory limit (the 32-bit wasm heap) gets the images per pass planned
+  // before the first step, so a batch that cannot fit is split into micro-batches (or refused)
+  // instead of aborting the backend mid-run.
+  const extension = activeExtension(options.services);
   let microBatch = cfg.microBatch;
-  if (tf.getBackend() === 'wasm' && startEpoch < cfg.epochs && options.data.indices.length > 0) {
+  if (extension?.memory !== undefined && startEpoch < cfg.epochs && options.data.indices.length > 0) {
+    const memory = extension.memory;
     const { height, width, channels } = options.data.source;
     const batch = Math.min(cfg.batchSize, options.data.indices.length);
-    const plan = await planWasmHeap(model, batch, cfg.microBatch, [height, width, channels], varList).catch((err: unknown) => {
-      throw asOutOfMemory(err, batch, cfg.microBatch) ?? err;
-    });
+    const plan = await planTrainingMemory(model, batch, cfg.microBatch, [height, width, channels], varList, memory).catch(
+      (err: unknown) => {
+        throw translated(extension, err, batch, cfg.microBatch);
+      },
+    );
     if (plan.microBatch < batch && cfg.microBatch === undefined) {
       microBatch = plan.microBatch;
       logger.info(
-        `${cfg.label}: a pass of ${batch} images would need ~${((plan.baseBytes + batch * plan.bytesPerImage) / 1024 ** 3).toFixed(1)} GB of the 4 GiB wasm heap; accumulating gradients over micro-batches of ${microBatch} (the same update).`,
+        `${cfg.label}: a pass of ${batch} images would need ~${((plan.baseBytes + batch * plan.bytesPerImage) / 1024 ** 3).toFixed(1)} GB of ${memory.label}; accumulating gradients over micro-batches of ${microBatch} (the same update).`,
       );
     }
   }
@@ -307,7 +313,7 @@ export async function train(model: Model, options: TrainOptions): Promise<TrainR
           batchIndex++;
           task.tick(b, { loss: lossSum / seen, acc: (100 * correct) / seen, lr });
         } catch (err) {
-          throw asOutOfMemory(err, batch.x.shape[0], microBatch) ?? err;
+          throw translated(extension, err, batch.x.shape[0], microBatch);
         } finally {
           batch.x.dispose();
           batch.y.dispose();
@@ -347,25 +353,20 @@ export async function train(model: Model, options: TrainOptions): Promise<TrainR
   };
 }
 
+/** The run's backend extension, when it extends the backend that is active now. */
+function activeExtension(services: RunServices): BackendExtension | undefined {
+  const ext = services.backend?.extension;
+  return ext !== undefined && ext.backend === tf.getBackend() ? ext : undefined;
+}
+
 /**
- * Turn a wasm heap failure into a coded error that says what to do. The wasm backend's heap is
- * 32-bit (at most 4 GiB): a batch too large for it aborts the module (`Aborted()`, "function
- * signature mismatch", "memory access out of bounds"), which would otherwise surface as an
- * unexplained RuntimeError.
+ * What to throw for a failed step: the extension's coded error for a failure of its backend
+ * (e.g. the wasm module aborting when its heap is full, which would otherwise surface as an
+ * unexplained RuntimeError), or `err` itself.
  */
-function asOutOfMemory(err: unknown, batch: number, microBatch: number | undefined): UnlearnError | undefined {
-  if (isUnlearnError(err)) return undefined;
-  const message = err instanceof Error ? err.message : String(err);
-  const wasmFailure = /Aborted\(|out of memory|function signature mismatch|memory access out of bounds|Cannot enlarge memory/i.test(
-    message,
-  );
-  if (!wasmFailure || tf.getBackend() !== 'wasm') return undefined;
-  const suggestion = Math.max(1, Math.floor((microBatch ?? batch) / 4));
-  return new UnlearnError(
-    'UNLEARN_OUT_OF_MEMORY',
-    `The wasm backend ran out of its 4 GiB heap at ${microBatch ? `micro-batch ${microBatch}` : `batch ${batch}`}. Train with microBatch: ${suggestion} (same effective batch, gradients accumulated), a smaller model, or another backend; the wasm module cannot be used again in this process, so restart and resume from the last checkpoint.`,
-    { details: { batch, microBatch, suggestion }, cause: err },
-  );
+function translated(extension: BackendExtension | undefined, err: unknown, batch: number, microBatch: number | undefined): unknown {
+  if (extension?.translateError === undefined || isUnlearnError(err)) return err;
+  return extension.translateError(err, microBatch === undefined ? { batch } : { batch, microBatch }) ?? err;
 }
 
 function stripFunctions(o: TrainOptions): TrainConfig {

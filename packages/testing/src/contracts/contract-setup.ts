@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   API_VERSION,
+  type BackendExtension,
   type DependencyContainer,
   type Model,
   type Plugin,
@@ -24,8 +25,11 @@ import { createSyntheticImageSet } from '../fixtures/synthetic-image-set.js';
 import { registerTinyModel } from '../fixtures/tiny-model.js';
 import { modelState } from '../model-checks.js';
 
-/** The backend a contract suite runs on. */
-export type ContractBackend = 'cpu' | 'wasm';
+/**
+ * The backend a contract suite runs on: `cpu`, the stock `wasm`, or a backend extension (e.g.
+ * `wasmTrainingBackend` of @unlearnjs/backend-wasm), whose backend runs with its kernels.
+ */
+export type ContractBackend = 'cpu' | 'wasm' | BackendExtension;
 
 /** Plugin options as a contract suite passes them (validated by the plugin's schema). */
 export type ContractOptions = Record<string, unknown>;
@@ -66,8 +70,10 @@ export function useContractBackend(backend: ContractBackend = 'cpu'): void {
     if (backend === 'cpu') {
       await import('@tensorflow/tfjs-backend-cpu');
       await tf.setBackend('cpu');
-    } else {
+    } else if (backend === 'wasm') {
       await initBackend('wasm', { logger: createMemoryLogger() });
+    } else {
+      await initBackend(backend.backend, { logger: createMemoryLogger(), extensions: [backend] });
     }
     await tf.ready();
   });

@@ -1,22 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnlearnError } from '../errors/unlearn-error.js';
+import type { MemoryLimit } from '../backend/backend-extension.js';
 import type { Model } from '../models/model.js';
 import { Rng } from '../random/rng.js';
 import { ensureGradients } from './gradients.js';
 
-/** Bytes the 32-bit wasm heap can address (4 GiB). */
-export const WASM_HEAP_LIMIT_BYTES = 4 * 1024 ** 3;
-
-/**
- * Share of the heap a training pass may plan to use. The engine's peak tensor bytes were within
- * 0.7–1.04× of the wasm heap actually reached at batch 64 (ResNet-18 w16 446 vs 429 MB, w64
- * 1,871 vs 1,819 MB, ViT 192×6 2,943 vs 2,082 MB: views count twice); the rest covers the
- * kernels' own temporaries, XNNPACK workspaces and allocator fragmentation.
- */
-export const WASM_HEAP_PLAN_SHARE = 0.85;
-
-/** How a training pass fits the wasm heap, from {@link planWasmHeap}. */
-export interface WasmHeapPlan {
+/** How a training pass fits a backend's memory, from {@link planTrainingMemory}. */
+export interface MemoryPlan {
   /** Engine tensor bytes of one pass that scale with the images in it. */
   bytesPerImage: number;
   /** Engine tensor bytes live before the pass (weights, optimizer state, masks). */
@@ -60,46 +50,47 @@ async function probePass(
 }
 
 /**
- * Plans the images per forward/backward pass so that training on the wasm backend stays inside
- * its 4 GiB heap, before the first step.
+ * Plans the images per forward/backward pass so that training stays inside a backend's memory
+ * limit (the 4 GiB wasm heap), before the first step. `train` calls it when the run's backend
+ * extension has a {@link BackendExtension.memory | memory limit}.
  *
  * @param model - the model to train
  * @param batch - images per optimizer step
  * @param microBatch - the micro-batch the caller asked for, if any
  * @param imageShape - one image's shape, e.g. `[32, 32, 3]`
  * @param varList - the variables the gradients are taken for
- * @param options - `heapBytes`: the heap to plan for (default {@link WASM_HEAP_LIMIT_BYTES})
+ * @param memory - the limit to plan for
  * @returns the plan; `microBatch` is the caller's when given, otherwise the largest divisor-free
  *   split (⌈batch / k⌉ images per pass, k = 1, 2, …) that fits
  * @throws UnlearnError `UNLEARN_OUT_OF_MEMORY` when the caller's micro-batch, or a single image,
- *   does not fit: refused up front instead of aborting the wasm module mid-epoch
+ *   does not fit: refused up front instead of aborting the backend mid-epoch
  *
  * @remarks
  * Two probe passes (1 and 2 images) give the bytes per image and the fixed part; the peak of a
- * pass grows linearly in between. The plan keeps a pass under {@link WASM_HEAP_PLAN_SHARE} of
- * the heap, leaving room for what the engine does not count.
+ * pass grows linearly in between. The plan keeps a pass under `memory.planShare` of
+ * `memory.bytes`, leaving room for what the engine does not count.
  */
-export async function planWasmHeap(
+export async function planTrainingMemory(
   model: Model,
   batch: number,
   microBatch: number | undefined,
   imageShape: readonly [number, number, number],
   varList: tf.Variable[],
-  options: { heapBytes?: number } = {},
-): Promise<WasmHeapPlan> {
+  memory: MemoryLimit,
+): Promise<MemoryPlan> {
   ensureGradients();
   const one = await probePass(model, 1, imageShape, varList);
   const two = await probePass(model, 2, imageShape, varList);
   const bytesPerImage = Math.max(1, two - one);
   const baseBytes = tf.memory().numBytes + Math.max(0, one - bytesPerImage);
-  const budget = (options.heapBytes ?? WASM_HEAP_LIMIT_BYTES) * WASM_HEAP_PLAN_SHARE;
+  const budget = memory.bytes * memory.planShare;
   const predict = (images: number) => baseBytes + images * bytesPerImage;
   const gb = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GB`;
   const largest = Math.floor((budget - baseBytes) / bytesPerImage);
   if (largest < 1) {
     throw new UnlearnError(
       'UNLEARN_OUT_OF_MEMORY',
-      `Even one image per pass needs ~${gb(predict(1))} of the wasm heap (plan limit ${gb(budget)}): use a smaller model or another backend.`,
+      `Even one image per pass needs ~${gb(predict(1))} of ${memory.label} (plan limit ${gb(budget)}): use a smaller model or another backend.`,
       { details: { bytesPerImage, baseBytes } },
     );
   }
@@ -108,7 +99,7 @@ export async function planWasmHeap(
   if (microBatch !== undefined) {
     throw new UnlearnError(
       'UNLEARN_OUT_OF_MEMORY',
-      `A pass of ${requested} images needs ~${gb(predict(requested))} of the wasm heap (plan limit ${gb(budget)}) and would abort it; use microBatch: ${largest} or less.`,
+      `A pass of ${requested} images needs ~${gb(predict(requested))} of ${memory.label} (plan limit ${gb(budget)}) and would abort it; use microBatch: ${largest} or less.`,
       { details: { batch, microBatch, bytesPerImage, baseBytes, suggestion: largest } },
     );
   }
