@@ -1,5 +1,5 @@
 import '@tensorflow/tfjs-backend-cpu';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,10 @@ import { run as runGettingStarted } from './code/getting-started.js';
 import { pruneAndFineTune } from './code/use-layerwise-magnitude.js';
 import { SmoothFtUnlearner, registerSmoothFt, smoothFtOptionsSchema } from './code/label-smoothing-ft.js';
 import { forgetWithNegGradPlus } from './code/use-neg-grad-plus.js';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { readTorchResNet18 } from '@unlearnjs/interop';
+import { unlearnLayersModel } from './code/unlearn-layers-model.js';
+import { unlearnTorchCheckpoint } from './code/unlearn-torch-checkpoint.js';
 
 // The guides' runnable code: every fenced block whose first line is `// docs/guides/code/<file>`
 // is that file's content, byte for byte. The files are type-checked (docs/tsconfig.json) and
@@ -191,4 +195,77 @@ describe('writing-a-pruner.md: pruneAndFineTune', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('bring-your-own-model.md', () => {
+  it('unlearns a pruned PyTorch ResNet-18 state_dict with FT and exports it with its masks', async () => {
+    await tf.setBackend('cpu');
+    const dir = mkdtempSync(join(tmpdir(), 'unlearnjs-guide-'));
+    // Written by PyTorch (scripts/make-torch-fixtures.py): the reference's ResNet-18 at width 4, pruned.
+    const file = join(repoRoot, 'packages', 'interop', 'test', 'fixtures', 'resnet18-w4-pruned.safetensors');
+    const splits = createTinySplits({ seed: 5, n: 24, testSize: 4, classToForget: 2 });
+    try {
+      const out = join(dir, 'unlearned.safetensors');
+      const result = await unlearnTorchCheckpoint(file, splits, out);
+      expect(result.maskSource).toBe('weight_mask');
+      const exported = await readTorchResNet18(out);
+      // The exported weights are zero exactly where the checkpoint was pruned.
+      expect(exported.maskSource).toBe('zeros');
+      const original = await readTorchResNet18(file);
+      for (const [name, mask] of original.masks) expect(Array.from(exported.masks.get(name)?.data ?? [])).toEqual(Array.from(mask.data));
+      for (const acc of [result.forgetBefore, result.forgetAfter]) expect(acc).toBeGreaterThanOrEqual(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('unlearns a tfjs-layers CNN from its model.json and exports a model tf.loadLayersModel reads', async () => {
+    await tf.setBackend('cpu');
+    const dir = mkdtempSync(join(tmpdir(), 'unlearnjs-guide-'));
+    const user = tfl.sequential({
+      layers: [
+        tfl.layers.conv2d({ inputShape: [32, 32, 3], filters: 4, kernelSize: 3, strides: 2, padding: 'same' }),
+        tfl.layers.batchNormalization(),
+        tfl.layers.reLU(),
+        tfl.layers.maxPooling2d({ poolSize: 2 }),
+        tfl.layers.flatten(),
+        tfl.layers.dense({ units: 10, activation: 'softmax' }),
+      ],
+    });
+    try {
+      // What model.save('file://dir') writes in Node: model.json + weights.bin.
+      await user.save(
+        tf.io.withSaveHandler(async (a) => {
+          writeFileSync(join(dir, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
+          writeFileSync(
+            join(dir, 'model.json'),
+            JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }),
+          );
+          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+        }),
+      );
+      const splits = createTinySplits({ seed: 6, n: 60, classToForget: 4 });
+      const numTensors = tf.memory().numTensors;
+      const result = await unlearnLayersModel(join(dir, 'model.json'), splits, join(dir, 'unlearned'));
+      expect(tf.memory().numTensors).toBe(numTensors);
+      for (const acc of [result.forgetBefore, result.forgetAfter]) expect(acc).toBeGreaterThanOrEqual(0);
+      const json = JSON.parse(readFileSync(result.modelJson, 'utf8')) as tf.io.ModelJSON;
+      const bytes = readFileSync(join(dir, 'unlearned', json.weightsManifest[0].paths[0]));
+      const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+      const reloaded = await tfl.loadLayersModel(
+        tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }),
+      );
+      const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 1);
+      const [before, after] = [user.predict(x) as tf.Tensor, reloaded.predict(x) as tf.Tensor];
+      expect(after.shape).toEqual([2, 10]);
+      // FT changed the model; its outputs are still probabilities.
+      expect(Array.from(after.dataSync())).not.toEqual(Array.from(before.dataSync()));
+      expect(tf.sum(after).dataSync()[0]).toBeCloseTo(2, 4);
+      tf.dispose([x, before, after]);
+      reloaded.dispose();
+    } finally {
+      user.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

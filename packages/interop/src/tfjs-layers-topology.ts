@@ -4,7 +4,7 @@ import { type ParamSpec, UnlearnError } from '@unlearnjs/core';
 
 /**
  * The tfjs-layers (Keras) layer classes a `tfjs-layers` model may contain. Any other class,
- * including a nested model, makes {@link compileLayersTopology} fail with one error listing them.
+ * including a nested model, makes `importLayersModel` and `createModel` fail with one error listing them.
  */
 export const SUPPORTED_LAYER_CLASSES: readonly string[] = Object.freeze([
   'InputLayer',
