@@ -10,7 +10,13 @@
  */
 export { registerFisher, fisherPlugin } from './register.js';
 export { FisherUnlearner, fisherOptionsSchema, type FisherOptions, type FisherLayerStats } from './fisher-unlearner.js';
-export { fisherDiagonal, type FisherDiagonal, type FisherDiagonalOptions, type FisherReduction } from './fisher-diagonal.js';
+export {
+  fisherDiagonal,
+  type FisherDiagonal,
+  type FisherDiagonalOptions,
+  type FisherMethod,
+  type FisherReduction,
+} from './fisher-diagonal.js';
 export {
   fisherPosterior,
   inputAxisOf,

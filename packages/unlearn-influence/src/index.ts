@@ -10,5 +10,11 @@
  */
 export { registerInfluence, influencePlugin } from './register.js';
 export { InfluenceUnlearner, influenceOptionsSchema, type InfluenceOptions, INFLUENCE_VECTORS_HELD } from './influence-unlearner.js';
-export { influenceGradient, perSampleGradients, type InfluenceGradientOptions } from './influence-gradient.js';
+export {
+  influenceGradient,
+  perSampleGradients,
+  type InfluenceGradientOptions,
+  type PerSampleGradientsOptions,
+  type PerSampleMethod,
+} from './influence-gradient.js';
 export { woodFisherSolve, type WoodFisherOptions, type WoodFisherResult } from './woodfisher.js';

@@ -1,14 +1,17 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import {
   type Model,
   type ParamVector,
   type ProgressReporter,
   type Subset,
   UnlearnError,
+  batchedPerSampleGradients,
   batches,
   disposeVector,
   gradientsOf,
   meanGradient,
+  perSampleChunkSize,
+  perSampleForwardOf,
   vectorAxpyInPlace,
   vectorScaleInPlace,
 } from '@unlearnjs/core';
@@ -79,29 +82,83 @@ export function influenceGradient(
   }
 }
 
+/** How {@link perSampleGradients} computes the gradients. */
+export type PerSampleMethod = 'auto' | 'batched' | 'per-image';
+
+/** Options of {@link perSampleGradients}. */
+export interface PerSampleGradientsOptions extends Pick<InfluenceGradientOptions, 'variables'> {
+  /**
+   * `batched`: one forward and backward pass per chunk of images (core's
+   * `batchedPerSampleGradients`); `per-image`: one backward pass per image (the reference
+   * path); `auto`: `batched` where core supports the model (`perSampleForwardOf`), else
+   * `per-image`. Both give the same gradients within float rounding. @defaultValue 'auto'
+   */
+  method?: PerSampleMethod;
+  /**
+   * Bytes the stacked gradients of one chunk may take (`batched` only).
+   * @defaultValue core's `perSampleChunkSize` default (512 MiB)
+   */
+  memoryBudgetBytes?: number;
+}
+
 /**
- * Per-sample gradients of the cross-entropy, one image at a time, in eval mode.
+ * Per-sample gradients of the cross-entropy, in subset order, in eval mode.
  *
  * @param model - the model (not changed)
  * @param subset - the images, in order
- * @param options - the variables to differentiate @defaultValue `model.trainableVariables()`
+ * @param options - the variables to differentiate (@defaultValue `model.trainableVariables()`),
+ *   the method and the chunk memory budget
  * @returns a generator of gradient vectors; **the consumer disposes each one** (e.g. with
- *   `disposeVector`) — the generator keeps none, so only the current one exists. Gradients
- *   of pruned weights are masked.
+ *   `disposeVector`). Gradients of pruned weights are masked.
+ * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when `method` is `batched` and core does not
+ *   support the model
+ * @remarks The batched path holds one chunk of stacked gradients (as many images as fit
+ * `memoryBudgetBytes`, at most 64) and hands out one image's slices at a time; stopping the
+ * generator early frees the chunk. The per-image path keeps only the current vector.
  */
 export function* perSampleGradients(
   model: Model,
   subset: Subset,
-  options: Pick<InfluenceGradientOptions, 'variables'> = {},
+  options: PerSampleGradientsOptions = {},
 ): Generator<ParamVector, void, undefined> {
-  for (const b of batches(subset, { batchSize: 1 })) {
-    let g: ParamVector;
+  const method = options.method ?? 'auto';
+  const batched = method === 'batched' || (method === 'auto' && perSampleForwardOf(model) !== undefined);
+  if (!batched) {
+    for (const b of batches(subset, { batchSize: 1 })) {
+      let g: ParamVector;
+      try {
+        g = gradientsOf(model, b.x, b.y, { variables: options.variables });
+      } finally {
+        b.x.dispose();
+        b.y.dispose();
+      }
+      yield g;
+    }
+    return;
+  }
+  const variables = options.variables ?? model.trainableVariables();
+  const batchSize = perSampleChunkSize(variables, { memoryBudgetBytes: options.memoryBudgetBytes });
+  for (const b of batches(subset, { batchSize })) {
+    let stacked: ParamVector;
     try {
-      g = gradientsOf(model, b.x, b.y, { variables: options.variables });
+      stacked = batchedPerSampleGradients(model, b.x, b.y, { variables });
     } finally {
       b.x.dispose();
       b.y.dispose();
     }
-    yield g;
+    try {
+      const n = b.x.shape[0];
+      for (let i = 0; i < n; i++) {
+        const g: ParamVector = new Map();
+        for (const [name, t] of stacked)
+          g.set(
+            name,
+            tf.tidy(() => tf.reshape(tf.slice(t, [i], [1]), t.shape.slice(1))),
+          );
+        yield g;
+      }
+    } finally {
+      disposeVector(stacked);
+    }
   }
 }

@@ -1,5 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { type ParamVector, UnlearnError, disposeVector, throwIfAborted, vectorDots } from '@unlearnjs/core';
+import { type ParamVector, UnlearnError, disposeVector, throwIfAborted, vectorAxpyInPlace, vectorDots } from '@unlearnjs/core';
 
 /** Options of {@link woodFisherSolve}. */
 export interface WoodFisherOptions {
@@ -46,8 +45,13 @@ export interface WoodFisherResult {
  * gradient only initialises o). For distinct gradients it is not that inverse: `k − v` always
  * lies along g₁. This is the public code's behaviour and is kept as such.
  *
- * Memory: k, o and the current gradient (three parameter-sized vectors) plus one temporary
- * tensor; both updates replace tensors one at a time.
+ * Computed as written above but with `o = c·g₁` and `k = v − s·g₁` kept as the two scalars c
+ * and s (float64): per gradient, `a = v·g − s·(g₁·g)`, `b = c·(g₁·g)`, `s += c·a/(N + b)`,
+ * `c ← c·N/(N + b)`, and k is formed once at the end. The same values up to float rounding,
+ * at the cost of two dot products per gradient instead of two parameter-sized updates.
+ *
+ * Memory: v, g₁ and the current gradient (three parameter-sized vectors) plus one temporary
+ * tensor.
  */
 export function woodFisherSolve(v: ParamVector, gradients: Iterable<ParamVector>, options: WoodFisherOptions): WoodFisherResult {
   const N = options.damping;
@@ -58,13 +62,18 @@ export function woodFisherSolve(v: ParamVector, gradients: Iterable<ParamVector>
     });
   }
   const k = v;
-  let o: ParamVector | undefined;
+  // o and k − v stay multiples of g₁ (see the remarks), so the recursion runs on two scalars:
+  // o = c·g₁ and k = v − s·g₁. Each gradient then costs two dot products, not two
+  // parameter-sized updates.
+  let g1: ParamVector | undefined;
+  let c = 1;
+  let s = 0;
   let count = 0;
   try {
     for (const g of gradients) {
       try {
         throwIfAborted(options.signal);
-        if (o === undefined) {
+        if (g1 === undefined) {
           for (const name of k.keys()) {
             if (!g.has(name)) {
               throw new UnlearnError(
@@ -76,39 +85,32 @@ export function woodFisherSolve(v: ParamVector, gradients: Iterable<ParamVector>
               );
             }
           }
-          o = g;
+          g1 = g;
         } else {
-          const [a, b] = vectorDots([
-            [k, g],
-            [o, g],
+          const [vg, g1g] = vectorDots([
+            [v, g],
+            [g1, g],
           ]);
+          const a = vg - s * g1g; // k·g
+          const b = c * g1g; // o·g
           const denom = N + b;
-          const ko = a / denom;
-          const oo = N / denom;
-          for (const [name, kt] of k) {
-            const next = tf.tidy(() => tf.sub(kt, tf.mul(o?.get(name) as tf.Tensor, ko)));
-            kt.dispose();
-            k.set(name, next);
-          }
-          for (const [name, ot] of o) {
-            const next = tf.mul(ot, oo);
-            ot.dispose();
-            o.set(name, next);
-          }
+          s += (a / denom) * c;
+          c *= N / denom;
           disposeVector(g);
         }
       } catch (err) {
-        if (g !== o) disposeVector(g);
+        if (g !== g1) disposeVector(g);
         throw err;
       }
       count++;
       options.onStep?.(count);
     }
+    if (g1 !== undefined && s !== 0) vectorAxpyInPlace(-s, g1, k);
     return { direction: k, count };
   } catch (err) {
     disposeVector(k);
     throw err;
   } finally {
-    if (o) disposeVector(o);
+    if (g1) disposeVector(g1);
   }
 }
