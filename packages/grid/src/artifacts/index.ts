@@ -9,6 +9,7 @@ export { type ArtifactStoreOptions, openArtifactStore } from './open-artifact-st
 export {
   DEFAULT_ARTIFACT_CHUNK_BYTES,
   DEFAULT_ARTIFACT_MAX_BYTES,
+  DEFAULT_ARTIFACT_READ_GRACE_MS,
   DEFAULT_ARTIFACT_UPLOAD_TTL_MS,
   openRedisArtifactStore,
   type RedisArtifactStoreOptions,

@@ -1,4 +1,6 @@
+import * as path from 'node:path';
 import type { ArtifactStore } from '../types.js';
+import { validateArtifactKey } from './artifact-key.js';
 import { type DirArtifactStoreOptions, openDirArtifactStore } from './dir-artifact-store.js';
 import { openRedisArtifactStore, type RedisArtifactStoreOptions } from './redis-artifact-store.js';
 
@@ -12,7 +14,8 @@ export interface ArtifactStoreOptions extends RedisArtifactStoreOptions, DirArti
  *
  * @param location - a Redis URL or a folder path
  * @param options - `namespace` (the grid name, so that grids sharing a Redis stay apart),
- *   `maxBytes`, `chunkBytes`, `uploadTtlMs` and `redisOptions` for Redis; `staleTempMs` for a folder
+ *   and a subfolder of a folder), `maxBytes`, `chunkBytes`, `uploadTtlMs` and `redisOptions` for
+ *   Redis; `staleTempMs` for a folder
  * @returns the store; call `close()` when done
  * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` for a bad option, `UNLEARN_QUEUE_UNAVAILABLE`
  *   when the Redis cannot be reached or refuses the login
@@ -27,5 +30,8 @@ export async function openArtifactStore(location: string, options: ArtifactStore
     const { staleTempMs: _dirOnly, ...redisOptions } = options;
     return openRedisArtifactStore(location, redisOptions);
   }
-  return openDirArtifactStore(location, { staleTempMs: options.staleTempMs });
+  // Grids sharing one folder (an NFS mount named by every worker's --artifacts) stay apart as
+  // they do in a shared Redis: each in its own subfolder.
+  const dir = options.namespace === undefined ? location : path.join(location, validateArtifactKey(options.namespace));
+  return openDirArtifactStore(dir, { staleTempMs: options.staleTempMs });
 }
