@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const dist = new URL('../dist/bin.js', import.meta.url);
 if (existsSync(fileURLToPath(dist))) {
@@ -14,7 +14,7 @@ if (existsSync(fileURLToPath(dist))) {
 } else {
   let tsx;
   try {
-    tsx = createRequire(import.meta.url).resolve('tsx/cli');
+    tsx = createRequire(import.meta.url).resolve('tsx');
   } catch {
     process.stderr.write(
       'unlearn: this copy of @unlearnjs/cli is not built (no dist/) and tsx is not installed; run `pnpm -r build` or `pnpm install`.\n',
@@ -22,7 +22,14 @@ if (existsSync(fileURLToPath(dist))) {
     process.exit(1);
   }
   const src = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
-  const child = spawn(process.execPath, [tsx, '--conditions=@unlearnjs/source', src, ...process.argv.slice(2)], { stdio: 'inherit' });
+  // tsx as an import hook in the command's own process, and an IPC channel the command watches:
+  // if this launcher is killed (even with kill -9), the command sees the channel close and stops
+  // instead of running on as an orphan (a grid worker would go on pulling jobs).
+  const loader = pathToFileURL(tsx).href;
+  const child = spawn(process.execPath, ['--import', loader, '--conditions=@unlearnjs/source', src, ...process.argv.slice(2)], {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, UNLEARN_LAUNCHER_IPC: '1' },
+  });
   // Forward Ctrl-C and kill so the CLI's own clean-up runs; exit as the child did.
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UnlearnError } from '@unlearnjs/core';
 
 /** Options of {@link spawnRowWorker}. */
@@ -30,23 +30,51 @@ export function spawnRowWorker(
   shards: number,
   options: SpawnRowWorkerOptions = {},
 ): { done: Promise<void>; stop(): void } {
+  return spawnCliProcess(options.args ?? ['rows', '--save-dir', out, '--shard', `${shard}/${shards}`, '--exit-with-parent'], {
+    what: `Row worker ${shard}/${shards}`,
+    hint: 'the rows it finished are kept: re-run to resume, or use --jobs 1 to see its error here.',
+    details: { shard, shards },
+  });
+}
+
+/**
+ * The node arguments that run the `unlearn` CLI in one process: its compiled `bin.js`, or from
+ * source its `bin.ts` with tsx as an import hook (`--import`), not tsx's own CLI, which would
+ * put a second process between us and the command: a kill -9 would then reach only the wrapper.
+ * @returns arguments for `node`, before the command's own
+ */
+export function cliEntryArgs(): string[] {
   const here = fileURLToPath(import.meta.url);
   const fromSource = here.endsWith('.ts');
   const bin = path.join(path.dirname(here), '..', fromSource ? 'bin.ts' : 'bin.js');
-  const prefix = fromSource ? [createRequire(import.meta.url).resolve('tsx/cli'), '--conditions=@unlearnjs/source'] : [];
-  const args = [...prefix, bin, ...(options.args ?? ['rows', '--save-dir', out, '--shard', `${shard}/${shards}`, '--exit-with-parent'])];
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'inherit', 'inherit'] });
+  if (!fromSource) return [bin];
+  const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return ['--import', loader, '--conditions=@unlearnjs/source', bin];
+}
+
+/**
+ * Start an `unlearn` command in a child process on the same Node (and the tsx loader, from
+ * source), with stdin a pipe only this process writes to (see {@link exitWithParent}).
+ *
+ * @param args - the command's arguments after the bin
+ * @param about - how the crash error names the process, what to do, and its details
+ * @returns `done` resolves when it exits 0 and rejects with UnlearnError `UNLEARN_WORKER_CRASHED`
+ *   otherwise; `stop()` ends it (SIGTERM)
+ */
+export function spawnCliProcess(
+  args: readonly string[],
+  about: { what: string; hint: string; details?: Record<string, unknown> },
+): { done: Promise<void>; stop(): void } {
+  const child = spawn(process.execPath, [...cliEntryArgs(), ...args], { stdio: ['pipe', 'inherit', 'inherit'] });
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       if (code === 0) return resolve();
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
       reject(
-        new UnlearnError(
-          'UNLEARN_WORKER_CRASHED',
-          `Row worker ${shard}/${shards} ${how}; the rows it finished are kept: re-run to resume, or use --jobs 1 to see its error here.`,
-          { details: { shard, shards, code, signal } },
-        ),
+        new UnlearnError('UNLEARN_WORKER_CRASHED', `${about.what} ${how}; ${about.hint}`, {
+          details: { ...about.details, code, signal },
+        }),
       );
     });
   });
