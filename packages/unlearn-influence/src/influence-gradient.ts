@@ -113,8 +113,8 @@ export interface PerSampleGradientsOptions extends Pick<InfluenceGradientOptions
  * @throws UnlearnError `UNLEARN_INVALID_OPTIONS` when `method` is `batched` and core does not
  *   support the model
  * @remarks The batched path holds one chunk of stacked gradients (as many images as fit
- * `memoryBudgetBytes`, at most 64) and hands out one image's slices at a time; stopping the
- * generator early frees the chunk. The per-image path keeps only the current vector.
+ * `memoryBudgetBytes`, at most 64; read back to JS memory once) and uploads one image's
+ * gradient at a time. The per-image path keeps only the current vector.
  */
 export function* perSampleGradients(
   model: Model,
@@ -146,19 +146,22 @@ export function* perSampleGradients(
       b.x.dispose();
       b.y.dispose();
     }
+    // Read each stacked tensor once and upload one image's part at a time: the wasm backend's
+    // Slice (and Gather, Unpack) copy the whole input per call, quadratic in the chunk.
+    const n = b.x.shape[0];
+    const rows = new Map<string, { data: Float32Array; shape: number[] }>();
     try {
-      const n = b.x.shape[0];
-      for (let i = 0; i < n; i++) {
-        const g: ParamVector = new Map();
-        for (const [name, t] of stacked)
-          g.set(
-            name,
-            tf.tidy(() => tf.reshape(tf.slice(t, [i], [1]), t.shape.slice(1))),
-          );
-        yield g;
-      }
+      for (const [name, t] of stacked) rows.set(name, { data: t.dataSync() as Float32Array, shape: t.shape.slice(1) });
     } finally {
       disposeVector(stacked);
+    }
+    for (let i = 0; i < n; i++) {
+      const g: ParamVector = new Map();
+      for (const [name, { data, shape }] of rows) {
+        const size = data.length / n;
+        g.set(name, tf.tensor(data.subarray(i * size, (i + 1) * size), shape));
+      }
+      yield g;
     }
   }
 }

@@ -102,50 +102,37 @@ function reduceRows(g: tf.Tensor, rows: Rows): tf.Tensor {
   return tf.sum(tf.reshape(g, [rows.m, rows.b, ...g.shape.slice(1)]), 1);
 }
 
-/** `same` padding of one spatial axis, TensorFlow's way (the extra pixel after). */
-function samePad(size: number, k: number, stride: number): { out: number; before: number; after: number } {
-  const out = Math.ceil(size / stride);
-  const total = Math.max((out - 1) * stride + k - size, 0);
-  const before = Math.floor(total / 2);
-  return { out, before, after: total - before };
+/**
+ * im2col of a `same` conv's input: `[b, ho·wo, c·k·k]`, columns ordered (c, kh, kw).
+ *
+ * @remarks A depthwise conv with one-hot filters (channel multiplier k·k) unfolds the input in
+ * one backend op, with the conv's own padding and stride. Slices, gathers or a concat are
+ * 3–10× slower on the wasm backend, whose Slice, StridedSlice, GatherV2 and Concat copy in
+ * JS; k·k separate one-tap depthwise convs and products measured ~1.5× slower than this.
+ * {@link toHwio} puts the (c, kh, kw) order back to the kernel's.
+ */
+function im2col(x: tf.Tensor4D, k: number, stride: number): tf.Tensor3D {
+  const [b, , , c] = x.shape;
+  if (k === 1 && stride === 1) return tf.reshape(x, [b, -1, c]);
+  const taps = k * k;
+  const oneHot = new Float32Array(taps * c * taps);
+  // filter[kh, kw, ci, j] = 1 where j = kh·k + kw
+  for (let t = 0; t < taps; t++) for (let ci = 0; ci < c; ci++) oneHot[(t * c + ci) * taps + t] = 1;
+  const cols = tf.depthwiseConv2d(x, tf.tensor4d(oneHot, [k, k, c, taps]), stride, 'same');
+  return tf.reshape(cols, [b, -1, c * taps]);
 }
 
-/** im2col of a `same` conv's input: `[b, ho·wo, k·k·c]`, columns ordered (kh, kw, c) as HWIO. */
-function im2col(x: tf.Tensor4D, k: number, stride: number): tf.Tensor3D {
-  const [b, h, w, c] = x.shape;
-  const ph = samePad(h, k, stride);
-  const pw = samePad(w, k, stride);
-  const padded =
-    ph.before + ph.after + pw.before + pw.after > 0
-      ? tf.pad(x, [
-          [0, 0],
-          [ph.before, ph.after],
-          [pw.before, pw.after],
-          [0, 0],
-        ])
-      : x;
-  const parts: tf.Tensor[] = [];
-  for (let dh = 0; dh < k; dh++) {
-    for (let dw = 0; dw < k; dw++) {
-      parts.push(
-        stride === 1 && k === 1
-          ? padded
-          : tf.stridedSlice(
-              padded,
-              [0, dh, dw, 0],
-              [b, dh + (ph.out - 1) * stride + 1, dw + (pw.out - 1) * stride + 1, c],
-              [1, stride, stride, 1],
-            ),
-      );
-    }
-  }
-  const cols = parts.length === 1 ? parts[0] : tf.concat(parts, 3);
-  return tf.reshape(cols, [b, ph.out * pw.out, k * k * c]);
+/** A kernel gradient `[lead, c·k·k, out]` in (c, kh, kw) order → `[lead, k, k, c, out]` (HWIO). */
+function toHwio(g: tf.Tensor, shape: number[]): tf.Tensor {
+  const [k, , c, out] = shape;
+  const lead = g.shape[0];
+  if (k === 1) return tf.reshape(g, [lead, ...shape]);
+  return tf.reshape(tf.transpose(tf.reshape(g, [lead, c, k * k, out]), [0, 2, 1, 3]), [lead, ...shape]);
 }
 
 /**
- * `Σ_rows-of-group colsᵀ · dy` for a `[k, in, out]`-like weight: per sample a batched product,
- * per direction one product with the directions side by side.
+ * `Σ_rows-of-group colsᵀ · dy` → `[lead, kdim, out]`: per sample a batched product, per
+ * direction one product with the directions side by side.
  */
 function weightGrad(cols: tf.Tensor3D, dy: tf.Tensor, rows: Rows, shape: number[]): tf.Tensor {
   const [b, p, kdim] = cols.shape;
@@ -153,15 +140,11 @@ function weightGrad(cols: tf.Tensor3D, dy: tf.Tensor, rows: Rows, shape: number[
   if (rows.reduce === 'per-sample') {
     const d = tf.reshape(dy, [rows.m * b, p, out]) as tf.Tensor3D;
     const c = rows.m === 1 ? cols : (tf.reshape(tf.broadcastTo(cols, [rows.m, b, p, kdim]), [rows.m * b, p, kdim]) as tf.Tensor3D);
-    return tf.reshape(tf.matMul(c, d, true, false), [rows.m * b, ...shape]);
+    return tf.matMul(c, d, true, false);
   }
-  const d =
-    rows.m === 1
-      ? tf.reshape(dy, [b * p, out])
-      : tf.reshape(tf.transpose(tf.reshape(dy, [rows.m, b * p, out]), [1, 0, 2]), [b * p, rows.m * out]);
-  const g = tf.matMul(tf.reshape(cols, [b * p, kdim]) as tf.Tensor2D, d as tf.Tensor2D, true, false);
-  if (rows.m === 1) return tf.reshape(g, [1, ...shape]);
-  return tf.reshape(tf.transpose(tf.reshape(g, [kdim, rows.m, out]), [1, 0, 2]), [rows.m, ...shape]);
+  // One broadcast batched product over the directions: no transpose of dy.
+  const d = tf.reshape(dy, [rows.m, b * p, out]) as tf.Tensor3D;
+  return tf.matMul(tf.reshape(cols, [1, b * p, kdim]) as tf.Tensor3D, d, true, false);
 }
 
 class Tape implements PerSampleTape {
@@ -245,7 +228,7 @@ class Tape implements PerSampleTape {
           if (this.wanted.has(kernel)) {
             sink(
               kernel,
-              tf.tidy(() => weightGrad(im2col(input, k, stride), dy, rows, w.shape)),
+              tf.tidy(() => toHwio(weightGrad(im2col(input, k, stride), dy, rows, w.shape), w.shape)),
             );
           }
           if (bias && this.wanted.has(bias))
