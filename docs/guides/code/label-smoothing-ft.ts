@@ -2,10 +2,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   API_VERSION,
-  type Plugin,
+  type OptionsByNameOf,
   type UnlearnContext,
   type UnlearnReport,
   type Unlearner,
+  definePlugin,
   registerPlugin,
   requireUnlearnData,
   sgdUnlearnOptionFields,
@@ -22,12 +23,6 @@ export const smoothFtOptionsSchema = z.strictObject({
   smoothing: z.number().min(0).lt(1).default(0.1),
 });
 export type SmoothFtOptions = z.output<typeof smoothFtOptionsSchema>;
-
-declare module '@unlearnjs/core' {
-  interface UnlearnerOptionsByName {
-    'smooth-ft': SmoothFtOptions;
-  }
-}
 
 export class SmoothFtUnlearner implements Unlearner<SmoothFtOptions> {
   readonly name = 'smooth-ft';
@@ -52,13 +47,17 @@ export class SmoothFtUnlearner implements Unlearner<SmoothFtOptions> {
   }
 }
 
-export const smoothFtPlugin: Plugin<'unlearner'> = {
+export const smoothFtPlugin = definePlugin({
   kind: 'unlearner',
   name: 'smooth-ft',
   apiVersion: API_VERSION,
   description: 'Fine-tuning on D_r with label smoothing.',
   create: () => new SmoothFtUnlearner(),
-};
+});
+
+declare module '@unlearnjs/core' {
+  interface UnlearnerOptionsByName extends OptionsByNameOf<typeof smoothFtPlugin> {}
+}
 
 export function registerSmoothFt(container: Parameters<typeof registerPlugin>[0]): void {
   registerPlugin(container, smoothFtPlugin);

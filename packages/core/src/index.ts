@@ -10,7 +10,18 @@ export { UnlearnError, isUnlearnError, type UnlearnErrorCode } from './errors/un
 export { Rng, type RngState } from './random/rng.js';
 export { type Token, defineToken } from './registry/token.js';
 export { RUN_SEED, RNG, LOGGER, PROGRESS, ABORT_SIGNAL, BACKEND_INFO } from './registry/tokens.js';
-export { API_VERSION, PLUGIN_KINDS, type Plugin, type PluginKind, type PluginInstanceByKind } from './registry/plugin.js';
+export {
+  API_VERSION,
+  PLUGIN_KINDS,
+  definePlugin,
+  type Plugin,
+  type PluginKind,
+  type PluginInstanceByKind,
+  type TypedPlugin,
+  type InstanceOptions,
+  type PluginOptions,
+  type OptionsByNameOf,
+} from './registry/plugin.js';
 export type {
   UnlearnerOptionsByName,
   PrunerOptionsByName,

@@ -10,8 +10,11 @@ import {
   type BackendInfo,
   type DependencyContainer,
   type Model,
+  type ModelOptionsByName,
+  type OptionsByNameOf,
   type OptionsFor,
   type Plugin,
+  type ResNet18Options,
   RNG,
   RUN_SEED,
   Rng,
@@ -20,16 +23,21 @@ import {
   type UnlearnerOptionsByName,
   UnlearnError,
   type UnlearnErrorCode,
+  type VitOptions,
   createContainer,
   createPlugin,
   createUnlearner,
+  definePlugin,
   isUnlearnError,
   listPlugins,
   parseOptions,
   registerPlugin,
+  resnet18Factory,
+  resnet18ModelPlugin,
   resolve,
   runServices,
   runUnlearner,
+  type vitModelPlugin,
 } from '@unlearnjs/core';
 
 /** Options of the typed test unlearner `reg-typed`. */
@@ -323,6 +331,20 @@ describe('typed options by module augmentation', () => {
       void runUnlearner(c, 'anything', { model, data, options: { whatever: true } });
     };
     expect(typeof typed).toBe('function');
+  });
+
+  it("derives several descriptors' entries from their types (core's own models)", () => {
+    expectTypeOf<OptionsByNameOf<typeof resnet18ModelPlugin | typeof vitModelPlugin>>().toEqualTypeOf<{
+      resnet18: ResNet18Options;
+      vit: VitOptions;
+    }>();
+    expectTypeOf<ModelOptionsByName['resnet18']>().toEqualTypeOf<ResNet18Options>();
+    expectTypeOf(resnet18ModelPlugin.name).toEqualTypeOf<'resnet18'>();
+    // A descriptor whose factory calls itself something else does not compile.
+    const misnamed = () =>
+      // @ts-expect-error resnet18Factory's name is 'resnet18'
+      definePlugin({ kind: 'model', name: 'resnet-18', apiVersion: API_VERSION, create: () => resnet18Factory });
+    expect(typeof misnamed).toBe('function');
   });
 });
 

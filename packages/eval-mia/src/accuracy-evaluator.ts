@@ -1,10 +1,8 @@
 import {
-  API_VERSION,
   type EvalContext,
   type EvalResult,
   type Evaluator,
   type Model,
-  type Plugin,
   type Predictions,
   type Rng,
   type RunServices,
@@ -178,15 +176,3 @@ export class AccuracyEvaluator implements Evaluator<AccuracyOptions> {
     };
   }
 }
-
-/**
- * The `accuracy` evaluator plugin (UA, RA, TA). Register it with {@link registerEvalMia} or
- * `registerPlugin(container, accuracyPlugin)`.
- */
-export const accuracyPlugin: Plugin<'evaluator'> = {
-  kind: 'evaluator',
-  name: 'accuracy',
-  apiVersion: API_VERSION,
-  description: 'UA = 100 − accuracy on the forget set, RA on the retain set, TA on the test set (no augmentation).',
-  create: () => new AccuracyEvaluator(),
-};

@@ -8,12 +8,11 @@
  * container (`createContainer({ use: [registerEvalMia] })`).
  * @packageDocumentation
  */
-export { registerEvalMia } from './register.js';
-export { AccuracyEvaluator, accuracyPlugin, accuracyOptionsSchema, type AccuracyOptions } from './accuracy-evaluator.js';
+export { accuracyPlugin, registerEvalMia, svcMiaPlugin } from './register.js';
+export { AccuracyEvaluator, accuracyOptionsSchema, type AccuracyOptions } from './accuracy-evaluator.js';
 export {
   SVM_CLASSIFIER_FACTORY,
   SvcMiaEvaluator,
-  svcMiaPlugin,
   svcMiaOptionsSchema,
   type SvcMiaOptions,
   type SvmClassifierFactory,

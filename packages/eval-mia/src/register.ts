@@ -1,12 +1,37 @@
-import { type DependencyContainer, registerPlugin } from '@unlearnjs/core';
-import { type AccuracyOptions, accuracyPlugin } from './accuracy-evaluator.js';
-import { type SvcMiaOptions, svcMiaPlugin } from './svc-mia-evaluator.js';
+import { API_VERSION, type DependencyContainer, type OptionsByNameOf, definePlugin, registerPlugin, resolve } from '@unlearnjs/core';
+import { AccuracyEvaluator } from './accuracy-evaluator.js';
+import { SVM_CLASSIFIER_FACTORY, SvcMiaEvaluator } from './svc-mia-evaluator.js';
+import { createSvmClassifier } from './svm-classifier.js';
+
+/**
+ * The `accuracy` evaluator plugin (UA, RA, TA). Register it with {@link registerEvalMia} or
+ * `registerPlugin(container, accuracyPlugin)`.
+ */
+export const accuracyPlugin = definePlugin({
+  kind: 'evaluator',
+  name: 'accuracy',
+  apiVersion: API_VERSION,
+  description: 'UA = 100 − accuracy on the forget set, RA on the retain set, TA on the test set (no augmentation).',
+  create: () => new AccuracyEvaluator(),
+});
+
+/**
+ * The `svc-mia` evaluator plugin (MIA-efficacy, MIA-privacy) with the libsvm classifier.
+ * Register it with {@link registerEvalMia} or `registerPlugin(container, svcMiaPlugin)`.
+ */
+export const svcMiaPlugin = definePlugin({
+  kind: 'evaluator',
+  name: 'svc-mia',
+  apiVersion: API_VERSION,
+  description: 'SVM membership-inference attack (RBF, C = 3): MIA-efficacy on the forget set and MIA-privacy.',
+  create: (container) =>
+    new SvcMiaEvaluator(
+      container.isRegistered(SVM_CLASSIFIER_FACTORY, true) ? resolve(container, SVM_CLASSIFIER_FACTORY) : createSvmClassifier,
+    ),
+});
 
 declare module '@unlearnjs/core' {
-  interface EvaluatorOptionsByName {
-    accuracy: AccuracyOptions;
-    'svc-mia': SvcMiaOptions;
-  }
+  interface EvaluatorOptionsByName extends OptionsByNameOf<typeof accuracyPlugin | typeof svcMiaPlugin> {}
 }
 
 /**

@@ -1,14 +1,11 @@
 import {
-  API_VERSION,
   type EvalContext,
   type EvalResult,
   type Evaluator,
-  type Plugin,
   type Predictions,
   type Subset,
   type Token,
   UnlearnError,
-  resolve,
   takeFirst,
   throwIfAborted,
 } from '@unlearnjs/core';
@@ -221,18 +218,3 @@ export class SvcMiaEvaluator implements Evaluator<SvcMiaOptions> {
     };
   }
 }
-
-/**
- * The `svc-mia` evaluator plugin (MIA-efficacy, MIA-privacy) with the libsvm classifier.
- * Register it with {@link registerEvalMia} or `registerPlugin(container, svcMiaPlugin)`.
- */
-export const svcMiaPlugin: Plugin<'evaluator'> = {
-  kind: 'evaluator',
-  name: 'svc-mia',
-  apiVersion: API_VERSION,
-  description: 'SVM membership-inference attack (RBF, C = 3): MIA-efficacy on the forget set and MIA-privacy.',
-  create: (container) =>
-    new SvcMiaEvaluator(
-      container.isRegistered(SVM_CLASSIFIER_FACTORY, true) ? resolve(container, SVM_CLASSIFIER_FACTORY) : createSvmClassifier,
-    ),
-};

@@ -24,5 +24,5 @@ export {
 } from './lora-options.js';
 export { type LoraTarget, type AttachedLora, LORA_PARAM_PREFIX, resolveLoraTargets, attachLora } from './attach-lora.js';
 export { loadLoraState } from './load-lora-state.js';
-export { type LoraAdapter, loraAdapter, loraPlugin } from './lora-adapter.js';
-export { registerLora } from './register.js';
+export { type LoraAdapter, loraAdapter } from './lora-adapter.js';
+export { loraPlugin, registerLora } from './register.js';

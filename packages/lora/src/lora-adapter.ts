@@ -1,9 +1,11 @@
-import { API_VERSION, type Adapter, type Model, type Plugin, type Rng } from '@unlearnjs/core';
+import type { Adapter, Model, Rng } from '@unlearnjs/core';
 import { type AttachedLora, attachLora } from './attach-lora.js';
 import { type LoraOptions, loraOptionsSchema } from './lora-options.js';
 
 /** The `lora` adapter: an {@link Adapter} whose `attach` returns an {@link AttachedLora}. */
 export interface LoraAdapter extends Adapter<LoraOptions> {
+  /** The plugin id. */
+  readonly name: 'lora';
   /**
    * Attach LoRA to a model (see {@link attachLora}).
    * @param model - the model, with its checkpoint and masks already loaded
@@ -22,16 +24,4 @@ export const loraAdapter: LoraAdapter = {
   name: 'lora',
   optionsSchema: loraOptionsSchema,
   attach: (model, options, rng) => attachLora(model, options, rng),
-};
-
-/**
- * The `lora` adapter plugin descriptor. Importing it registers nothing: pass it to
- * `registerPlugin`, or call {@link registerLora}.
- */
-export const loraPlugin: Plugin<'adapter'> = {
-  kind: 'adapter',
-  name: 'lora',
-  apiVersion: API_VERSION,
-  description: 'LoRA: frozen base weights + trainable low-rank updates W + M ⊙ (α/r)·A·B (mask-preserving merge).',
-  create: () => loraAdapter,
 };

@@ -1,11 +1,20 @@
-import { type DependencyContainer, registerPlugin } from '@unlearnjs/core';
-import { loraPlugin } from './lora-adapter.js';
-import type { LoraOptions } from './lora-options.js';
+import { API_VERSION, type DependencyContainer, type OptionsByNameOf, definePlugin, registerPlugin } from '@unlearnjs/core';
+import { loraAdapter } from './lora-adapter.js';
+
+/**
+ * The `lora` adapter plugin descriptor. Importing it registers nothing: pass it to
+ * `registerPlugin`, or call {@link registerLora}.
+ */
+export const loraPlugin = definePlugin({
+  kind: 'adapter',
+  name: 'lora',
+  apiVersion: API_VERSION,
+  description: 'LoRA: frozen base weights + trainable low-rank updates W + M ⊙ (α/r)·A·B (mask-preserving merge).',
+  create: () => loraAdapter,
+});
 
 declare module '@unlearnjs/core' {
-  interface AdapterOptionsByName {
-    lora: LoraOptions;
-  }
+  interface AdapterOptionsByName extends OptionsByNameOf<typeof loraPlugin> {}
 }
 
 /**

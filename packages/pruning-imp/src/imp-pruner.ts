@@ -1,4 +1,4 @@
-import { API_VERSION, type Plugin, type PruneContext, type PruneReport, type Pruner, REFERENCE_RECIPE } from '@unlearnjs/core';
+import { type PruneContext, type PruneReport, type Pruner, REFERENCE_RECIPE } from '@unlearnjs/core';
 import { z } from 'zod';
 import { runLotteryRounds } from './lottery-rounds.js';
 import { roundTrainingFields } from './round-training-options.js';
@@ -87,12 +87,3 @@ export class ImpPruner implements Pruner<ResolvedImpOptions> {
     });
   }
 }
-
-/** The `imp` pruner plugin descriptor. */
-export const impPlugin: Plugin<'pruner'> = {
-  kind: 'pruner',
-  name: 'imp',
-  apiVersion: API_VERSION,
-  description: 'Iterative magnitude pruning with rewinding (lottery ticket, rewind_lt): prune rate of the remaining weights per round.',
-  create: () => new ImpPruner(),
-};

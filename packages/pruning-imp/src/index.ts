@@ -8,7 +8,7 @@
  * container (`createContainer({ use: [registerPruningImp] })`).
  * @packageDocumentation
  */
-export { registerPruningImp } from './register.js';
+export { impPlugin, ompPlugin, randomPlugin, registerPruningImp, synflowPlugin } from './register.js';
 export {
   type GlobalMagnitudeOptions,
   globalMagnitudeMasks,
@@ -17,8 +17,8 @@ export {
 export { type FormatSparsityOptions, sparsityReport, formatSparsity } from './sparsity-report.js';
 export { PRUNE_ROUND_KIND, PRUNE_REWIND_KIND, pruneCheckpointFiles } from './lottery-rounds.js';
 export { roundTrainingFields, roundTrainingSchema, type RoundTraining } from './round-training-options.js';
-export { type OmpOptions, type ResolvedOmpOptions, ompOptionsSchema, OmpPruner, ompPlugin } from './omp-pruner.js';
-export { type ImpOptions, type ResolvedImpOptions, impOptionsSchema, ImpPruner, impPlugin } from './imp-pruner.js';
+export { type OmpOptions, type ResolvedOmpOptions, ompOptionsSchema, OmpPruner } from './omp-pruner.js';
+export { type ImpOptions, type ResolvedImpOptions, impOptionsSchema, ImpPruner } from './imp-pruner.js';
 export {
   type RandomMasksOptions,
   type RandomPrunerOptions,
@@ -26,7 +26,6 @@ export {
   randomMasks,
   randomPrunerOptionsSchema,
   RandomPruner,
-  randomPlugin,
 } from './random-pruner.js';
 export {
   type SynflowScoreOptions,
@@ -37,5 +36,4 @@ export {
   synflowMasks,
   synflowOptionsSchema,
   SynflowPruner,
-  synflowPlugin,
 } from './synflow-pruner.js';

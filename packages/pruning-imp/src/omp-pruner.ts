@@ -1,4 +1,4 @@
-import { API_VERSION, type Plugin, type PruneContext, type PruneReport, type Pruner, REFERENCE_RECIPE } from '@unlearnjs/core';
+import { type PruneContext, type PruneReport, type Pruner, REFERENCE_RECIPE } from '@unlearnjs/core';
 import { z } from 'zod';
 import { runLotteryRounds } from './lottery-rounds.js';
 import { roundTrainingFields } from './round-training-options.js';
@@ -97,12 +97,3 @@ export class OmpPruner implements Pruner<ResolvedOmpOptions> {
     });
   }
 }
-
-/** The `omp` pruner plugin descriptor. */
-export const ompPlugin: Plugin<'pruner'> = {
-  kind: 'pruner',
-  name: 'omp',
-  apiVersion: API_VERSION,
-  description: 'One-shot global magnitude pruning: train dense, prune to the target rate, rewind, retrain.',
-  create: () => new OmpPruner(),
-};

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { API_VERSION, type Model, type Plugin, type PruneContext, type PruneReport, type Pruner, type Rng } from '@unlearnjs/core';
+import type { Model, PruneContext, PruneReport, Pruner, Rng } from '@unlearnjs/core';
 import { z } from 'zod';
 import { aliveOf, checkRate, masksFromAlive, resolvePruneNames } from './mask-arrays.js';
 import { finishOneShot } from './one-shot-round.js';
@@ -96,12 +96,3 @@ export class RandomPruner implements Pruner<ResolvedRandomPrunerOptions> {
     }
   }
 }
-
-/** The `random` pruner plugin descriptor. */
-export const randomPlugin: Plugin<'pruner'> = {
-  kind: 'pruner',
-  name: 'random',
-  apiVersion: API_VERSION,
-  description: 'Random global unstructured pruning at a rate (seeded, data-free).',
-  create: () => new RandomPruner(),
-};

@@ -1,16 +1,47 @@
-import { type DependencyContainer, registerPlugin } from '@unlearnjs/core';
-import { type ImpOptions, impPlugin } from './imp-pruner.js';
-import { type OmpOptions, ompPlugin } from './omp-pruner.js';
-import { type RandomPrunerOptions, randomPlugin } from './random-pruner.js';
-import { type SynflowOptions, synflowPlugin } from './synflow-pruner.js';
+import { API_VERSION, type DependencyContainer, type OptionsByNameOf, definePlugin, registerPlugin } from '@unlearnjs/core';
+import { ImpPruner } from './imp-pruner.js';
+import { OmpPruner } from './omp-pruner.js';
+import { RandomPruner } from './random-pruner.js';
+import { SynflowPruner } from './synflow-pruner.js';
+
+/** The `omp` pruner plugin descriptor. */
+export const ompPlugin = definePlugin({
+  kind: 'pruner',
+  name: 'omp',
+  apiVersion: API_VERSION,
+  description: 'One-shot global magnitude pruning: train dense, prune to the target rate, rewind, retrain.',
+  create: () => new OmpPruner(),
+});
+
+/** The `random` pruner plugin descriptor. */
+export const randomPlugin = definePlugin({
+  kind: 'pruner',
+  name: 'random',
+  apiVersion: API_VERSION,
+  description: 'Random global unstructured pruning at a rate (seeded, data-free).',
+  create: () => new RandomPruner(),
+});
+
+/** The `imp` pruner plugin descriptor. */
+export const impPlugin = definePlugin({
+  kind: 'pruner',
+  name: 'imp',
+  apiVersion: API_VERSION,
+  description: 'Iterative magnitude pruning with rewinding (lottery ticket, rewind_lt): prune rate of the remaining weights per round.',
+  create: () => new ImpPruner(),
+});
+
+/** The `synflow` pruner plugin descriptor. */
+export const synflowPlugin = definePlugin({
+  kind: 'pruner',
+  name: 'synflow',
+  apiVersion: API_VERSION,
+  description: 'SynFlow (Tanaka et al. 2020): data-free iterative synaptic-flow pruning.',
+  create: () => new SynflowPruner(),
+});
 
 declare module '@unlearnjs/core' {
-  interface PrunerOptionsByName {
-    omp: OmpOptions;
-    imp: ImpOptions;
-    random: RandomPrunerOptions;
-    synflow: SynflowOptions;
-  }
+  interface PrunerOptionsByName extends OptionsByNameOf<typeof ompPlugin | typeof randomPlugin | typeof impPlugin | typeof synflowPlugin> {}
 }
 
 /**

@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  API_VERSION,
   type Model,
-  type Plugin,
   type ProgressReporter,
   type PruneContext,
   type PruneReport,
@@ -203,12 +201,3 @@ export class SynflowPruner implements Pruner<ResolvedSynflowOptions> {
     }
   }
 }
-
-/** The `synflow` pruner plugin descriptor. */
-export const synflowPlugin: Plugin<'pruner'> = {
-  kind: 'pruner',
-  name: 'synflow',
-  apiVersion: API_VERSION,
-  description: 'SynFlow (Tanaka et al. 2020): data-free iterative synaptic-flow pruning.',
-  create: () => new SynflowPruner(),
-};

@@ -6,12 +6,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   API_VERSION,
   type DependencyContainer,
-  type Plugin,
+  type OptionsByNameOf,
+  type PluginOptions,
   Rng,
+  type UnlearnerOptionsByName,
   type Unlearner,
   createContainer,
   createMemoryLogger,
   createModel,
+  definePlugin,
   registerPlugin,
   runUnlearner,
 } from '@unlearnjs/core';
@@ -37,12 +40,6 @@ const shrinkOptionsSchema = z.strictObject({
 });
 type ShrinkOptions = z.output<typeof shrinkOptionsSchema>;
 
-declare module '@unlearnjs/core' {
-  interface UnlearnerOptionsByName {
-    shrink: ShrinkOptions;
-  }
-}
-
 class ShrinkUnlearner implements Unlearner<ShrinkOptions> {
   readonly name = 'shrink';
   readonly optionsSchema = shrinkOptionsSchema;
@@ -60,13 +57,19 @@ class ShrinkUnlearner implements Unlearner<ShrinkOptions> {
   }
 }
 
-const shrinkPlugin: Plugin<'unlearner'> = {
+// The id is written in the descriptor; the compiler checks the instance's name against it and
+// the augmentation takes the id and the options from the descriptor's type.
+const shrinkPlugin = definePlugin({
   kind: 'unlearner',
   name: 'shrink',
   apiVersion: API_VERSION,
   description: 'Multiplies every unmasked weight by (1 - rate).',
   create: () => new ShrinkUnlearner(),
-};
+});
+
+declare module '@unlearnjs/core' {
+  interface UnlearnerOptionsByName extends OptionsByNameOf<typeof shrinkPlugin> {}
+}
 
 function registerShrink(container: DependencyContainer): void {
   registerPlugin(container, shrinkPlugin);
@@ -129,6 +132,19 @@ describe('shrink through runUnlearner', () => {
     } finally {
       model.dispose();
     }
+  });
+
+  it('is typed by its descriptor: one id, options from its schema, and a name the compiler checks', () => {
+    expectTypeOf(shrinkPlugin.name).toEqualTypeOf<'shrink'>();
+    expectTypeOf<PluginOptions<typeof shrinkPlugin>>().toEqualTypeOf<ShrinkOptions>();
+    expectTypeOf<UnlearnerOptionsByName['shrink']>().toEqualTypeOf<ShrinkOptions>();
+    const misnamed = () =>
+      // @ts-expect-error the instance calls itself 'shrink', not 'shrunk'
+      definePlugin({ kind: 'unlearner', name: 'shrunk', apiVersion: API_VERSION, create: () => new ShrinkUnlearner() });
+    const wrongKind = () =>
+      // @ts-expect-error a ShrinkUnlearner is not a pruner
+      definePlugin({ kind: 'pruner', name: 'shrink', apiVersion: API_VERSION, create: () => new ShrinkUnlearner() });
+    expect([misnamed, wrongKind].length).toBe(2);
   });
 
   it('is typed by module augmentation and validated at the boundary', async () => {

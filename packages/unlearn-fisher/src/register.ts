@@ -1,11 +1,5 @@
-import { API_VERSION, type DependencyContainer, type Plugin, registerPlugin } from '@unlearnjs/core';
-import { type FisherOptions, FisherUnlearner } from './fisher-unlearner.js';
-
-declare module '@unlearnjs/core' {
-  interface UnlearnerOptionsByName {
-    fisher: FisherOptions;
-  }
-}
+import { API_VERSION, type DependencyContainer, type OptionsByNameOf, definePlugin, registerPlugin } from '@unlearnjs/core';
+import { FisherUnlearner } from './fisher-unlearner.js';
 
 /**
  * The `fisher` unlearner plugin descriptor: Fisher forgetting (`fisher_new`).
@@ -13,13 +7,17 @@ declare module '@unlearnjs/core' {
  * @remarks A plain value: importing it registers nothing. Each `create` returns a new
  * {@link FisherUnlearner}.
  */
-export const fisherPlugin: Plugin<'unlearner'> = {
+export const fisherPlugin = definePlugin({
   kind: 'unlearner',
   name: 'fisher',
   apiVersion: API_VERSION,
   description: 'Fisher forgetting (FF): one-shot Gaussian noise with variance alpha/diag-Hessian estimated on the retain set.',
   create: () => new FisherUnlearner(),
-};
+});
+
+declare module '@unlearnjs/core' {
+  interface UnlearnerOptionsByName extends OptionsByNameOf<typeof fisherPlugin> {}
+}
 
 /**
  * Register the `fisher` unlearner on a run container.

@@ -23,12 +23,6 @@ export const ftOptionsSchema = z.strictObject({
 /** Validated options of the `ft` unlearner (see {@link ftOptionsSchema} for ranges and defaults). */
 export type FtOptions = z.output<typeof ftOptionsSchema>;
 
-declare module '@unlearnjs/core' {
-  interface UnlearnerOptionsByName {
-    ft: FtOptions;
-  }
-}
-
 /**
  * Fine-tuning (FT): forget by continuing to train on the retain set only.
  *

@@ -1,4 +1,4 @@
-import { API_VERSION, type DependencyContainer, type Plugin, registerPlugin } from '@unlearnjs/core';
+import { API_VERSION, type DependencyContainer, type OptionsByNameOf, definePlugin, registerPlugin } from '@unlearnjs/core';
 import { FtUnlearner } from './ft-unlearner.js';
 
 /**
@@ -7,13 +7,17 @@ import { FtUnlearner } from './ft-unlearner.js';
  * @remarks A plain value: importing it registers nothing. Each `create` returns a new
  * {@link FtUnlearner}.
  */
-export const ftPlugin: Plugin<'unlearner'> = {
+export const ftPlugin = definePlugin({
   kind: 'unlearner',
   name: 'ft',
   apiVersion: API_VERSION,
   description: 'Fine-tuning (FT): train with cross-entropy on the retain set D_r (10 epochs, lr 0.01).',
   create: () => new FtUnlearner(),
-};
+});
+
+declare module '@unlearnjs/core' {
+  interface UnlearnerOptionsByName extends OptionsByNameOf<typeof ftPlugin> {}
+}
 
 /**
  * Register the `ft` unlearner on a run container.

@@ -27,12 +27,6 @@ export const gaOptionsSchema = z.strictObject({
 /** Validated options of the `ga` unlearner (see {@link gaOptionsSchema} for ranges and defaults). */
 export type GaOptions = z.output<typeof gaOptionsSchema>;
 
-declare module '@unlearnjs/core' {
-  interface UnlearnerOptionsByName {
-    ga: GaOptions;
-  }
-}
-
 /**
  * The gradient-ascent loss: minus the mean cross-entropy of a batch.
  *

@@ -1,4 +1,4 @@
-import { API_VERSION, type DependencyContainer, type Plugin, registerPlugin } from '@unlearnjs/core';
+import { API_VERSION, type DependencyContainer, type OptionsByNameOf, definePlugin, registerPlugin } from '@unlearnjs/core';
 import { GaUnlearner } from './ga-unlearner.js';
 
 /**
@@ -7,13 +7,17 @@ import { GaUnlearner } from './ga-unlearner.js';
  * @remarks A plain value: importing it registers nothing. Each `create` returns a new
  * {@link GaUnlearner}.
  */
-export const gaPlugin: Plugin<'unlearner'> = {
+export const gaPlugin = definePlugin({
   kind: 'unlearner',
   name: 'ga',
   apiVersion: API_VERSION,
   description: 'Gradient ascent (GA): minimise -CE on the forget set D_f (5 epochs, lr 1e-4).',
   create: () => new GaUnlearner(),
-};
+});
+
+declare module '@unlearnjs/core' {
+  interface UnlearnerOptionsByName extends OptionsByNameOf<typeof gaPlugin> {}
+}
 
 /**
  * Register the `ga` unlearner on a run container.

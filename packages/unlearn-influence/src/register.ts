@@ -1,11 +1,5 @@
-import { API_VERSION, type DependencyContainer, type Plugin, registerPlugin } from '@unlearnjs/core';
-import { type InfluenceOptions, InfluenceUnlearner } from './influence-unlearner.js';
-
-declare module '@unlearnjs/core' {
-  interface UnlearnerOptionsByName {
-    influence: InfluenceOptions;
-  }
-}
+import { API_VERSION, type DependencyContainer, type OptionsByNameOf, definePlugin, registerPlugin } from '@unlearnjs/core';
+import { InfluenceUnlearner } from './influence-unlearner.js';
 
 /**
  * The `influence` unlearner plugin descriptor: influence unlearning with a WoodFisher
@@ -14,13 +8,17 @@ declare module '@unlearnjs/core' {
  * @remarks A plain value: importing it registers nothing. Each `create` returns a new
  * {@link InfluenceUnlearner}.
  */
-export const influencePlugin: Plugin<'unlearner'> = {
+export const influencePlugin = definePlugin({
   kind: 'unlearner',
   name: 'influence',
   apiVersion: API_VERSION,
   description: 'Influence unlearning (IU): one step theta + alpha * WoodFisher(H^-1) v, v = forget minus retain mean gradient.',
   create: () => new InfluenceUnlearner(),
-};
+});
+
+declare module '@unlearnjs/core' {
+  interface UnlearnerOptionsByName extends OptionsByNameOf<typeof influencePlugin> {}
+}
 
 /**
  * Register the `influence` unlearner on a run container.

@@ -43,12 +43,6 @@ export const l1SparseOptionsSchema = z
 /** Validated options of the `l1-sparse` unlearner (see {@link l1SparseOptionsSchema} for ranges and defaults). */
 export type L1SparseOptions = z.output<typeof l1SparseOptionsSchema>;
 
-declare module '@unlearnjs/core' {
-  interface UnlearnerOptionsByName {
-    'l1-sparse': L1SparseOptions;
-  }
-}
-
 /**
  * The weight of the L1 penalty at an epoch: α_t = α·(1 − t/(E − noL1Epochs)) for
  * t < E − noL1Epochs, and 0 from then on.

@@ -1,4 +1,4 @@
-import { API_VERSION, type DependencyContainer, type Plugin, registerPlugin } from '@unlearnjs/core';
+import { API_VERSION, type DependencyContainer, type OptionsByNameOf, definePlugin, registerPlugin } from '@unlearnjs/core';
 import { L1SparseUnlearner } from './l1-sparse-unlearner.js';
 
 /**
@@ -7,13 +7,17 @@ import { L1SparseUnlearner } from './l1-sparse-unlearner.js';
  * @remarks A plain value: importing it registers nothing. Each `create` returns a new
  * {@link L1SparseUnlearner}.
  */
-export const l1SparsePlugin: Plugin<'unlearner'> = {
+export const l1SparsePlugin = definePlugin({
   kind: 'unlearner',
   name: 'l1-sparse',
   apiVersion: API_VERSION,
   description: 'l1-sparse: fine-tune on D_r with CE + alpha_t * ||theta||_1, alpha_t decaying linearly to 0 (10 epochs, lr 0.01).',
   create: () => new L1SparseUnlearner(),
-};
+});
+
+declare module '@unlearnjs/core' {
+  interface UnlearnerOptionsByName extends OptionsByNameOf<typeof l1SparsePlugin> {}
+}
 
 /**
  * Register the `l1-sparse` unlearner on a run container.

@@ -1,4 +1,4 @@
-import { API_VERSION, type DependencyContainer, type Plugin, registerPlugin } from '@unlearnjs/core';
+import { API_VERSION, type DependencyContainer, type OptionsByNameOf, definePlugin, registerPlugin } from '@unlearnjs/core';
 import { RetrainUnlearner } from './retrain-unlearner.js';
 
 /**
@@ -7,13 +7,17 @@ import { RetrainUnlearner } from './retrain-unlearner.js';
  * @remarks A plain value: importing it registers nothing. Each `create` returns a new
  * {@link RetrainUnlearner}.
  */
-export const retrainPlugin: Plugin<'unlearner'> = {
+export const retrainPlugin = definePlugin({
   kind: 'unlearner',
   name: 'retrain',
   apiVersion: API_VERSION,
   description: 'Retrain: re-initialise the model (masks kept) and train from scratch on D_r (160 epochs, lr 0.1, multistep).',
   create: () => new RetrainUnlearner(),
-};
+});
+
+declare module '@unlearnjs/core' {
+  interface UnlearnerOptionsByName extends OptionsByNameOf<typeof retrainPlugin> {}
+}
 
 /**
  * Register the `retrain` unlearner on a run container.

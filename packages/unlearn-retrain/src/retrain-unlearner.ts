@@ -41,12 +41,6 @@ export const retrainOptionsSchema = z.strictObject({
 /** Validated options of the `retrain` unlearner (see {@link retrainOptionsSchema} for ranges and defaults). */
 export type RetrainOptions = z.output<typeof retrainOptionsSchema>;
 
-declare module '@unlearnjs/core' {
-  interface UnlearnerOptionsByName {
-    retrain: RetrainOptions;
-  }
-}
-
 /** The reference code's `--decreasing_lr` default: lr ×0.1 at these epochs, of its 182-epoch recipe. */
 const REFERENCE_MILESTONES = [91, 136] as const;
 const REFERENCE_EPOCHS = 182;

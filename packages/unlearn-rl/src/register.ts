@@ -1,4 +1,4 @@
-import { API_VERSION, type DependencyContainer, type Plugin, registerPlugin } from '@unlearnjs/core';
+import { API_VERSION, type DependencyContainer, type OptionsByNameOf, definePlugin, registerPlugin } from '@unlearnjs/core';
 import { RlUnlearner } from './rl-unlearner.js';
 
 /**
@@ -7,13 +7,17 @@ import { RlUnlearner } from './rl-unlearner.js';
  * @remarks A plain value: importing it registers nothing. Each `create` returns a new
  * {@link RlUnlearner}.
  */
-export const rlPlugin: Plugin<'unlearner'> = {
+export const rlPlugin = definePlugin({
   kind: 'unlearner',
   name: 'rl',
   apiVersion: API_VERSION,
   description: 'Random labels (RL): each epoch, train CE on D_f with labels drawn at random, then on D_r (10 epochs, lr 0.01).',
   create: () => new RlUnlearner(),
-};
+});
+
+declare module '@unlearnjs/core' {
+  interface UnlearnerOptionsByName extends OptionsByNameOf<typeof rlPlugin> {}
+}
 
 /**
  * Register the `rl` unlearner on a run container.

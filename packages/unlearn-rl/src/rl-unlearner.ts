@@ -52,12 +52,6 @@ export const rlOptionsSchema = z.strictObject({
 /** Validated options of the `rl` unlearner (see {@link rlOptionsSchema} for ranges and defaults). */
 export type RlOptions = z.output<typeof rlOptionsSchema>;
 
-declare module '@unlearnjs/core' {
-  interface UnlearnerOptionsByName {
-    rl: RlOptions;
-  }
-}
-
 /**
  * Draw a wrong label for each sample: uniform over the `numClasses − 1` classes other than
  * its true one.

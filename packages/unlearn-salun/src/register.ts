@@ -1,4 +1,4 @@
-import { API_VERSION, type DependencyContainer, type Plugin, registerPlugin } from '@unlearnjs/core';
+import { API_VERSION, type DependencyContainer, type OptionsByNameOf, definePlugin, registerPlugin } from '@unlearnjs/core';
 import { SalunUnlearner } from './salun-unlearner.js';
 
 /**
@@ -8,14 +8,18 @@ import { SalunUnlearner } from './salun-unlearner.js';
  * @remarks A plain value: importing it registers nothing. Each `create` returns a new
  * {@link SalunUnlearner}.
  */
-export const salunPlugin: Plugin<'unlearner'> = {
+export const salunPlugin = definePlugin({
   kind: 'unlearner',
   name: 'salun',
   apiVersion: API_VERSION,
   description:
     'SalUn: mask the 50% of weights with the largest |gradient of −CE on D_f|, then train only them with random labels on D_f and true labels on D_r (10 epochs, lr 0.013).',
   create: () => new SalunUnlearner(),
-};
+});
+
+declare module '@unlearnjs/core' {
+  interface UnlearnerOptionsByName extends OptionsByNameOf<typeof salunPlugin> {}
+}
 
 /**
  * Register the `salun` unlearner on a run container.

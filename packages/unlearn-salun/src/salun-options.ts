@@ -44,9 +44,3 @@ export const salunOptionsSchema = z.strictObject({
 
 /** Validated options of the `salun` unlearner (see {@link salunOptionsSchema} for ranges and defaults). */
 export type SalunOptions = z.output<typeof salunOptionsSchema>;
-
-declare module '@unlearnjs/core' {
-  interface UnlearnerOptionsByName {
-    salun: SalunOptions;
-  }
-}

@@ -1,4 +1,4 @@
-import { API_VERSION, type DependencyContainer, type Plugin, registerPlugin } from '@unlearnjs/core';
+import { API_VERSION, type DependencyContainer, type OptionsByNameOf, definePlugin, registerPlugin } from '@unlearnjs/core';
 import { ScrubUnlearner } from './scrub-unlearner.js';
 
 /**
@@ -7,14 +7,18 @@ import { ScrubUnlearner } from './scrub-unlearner.js';
  * @remarks A plain value: importing it registers nothing. Each `create` returns a new
  * {@link ScrubUnlearner}.
  */
-export const scrubPlugin: Plugin<'unlearner'> = {
+export const scrubPlugin = definePlugin({
   kind: 'unlearner',
   name: 'scrub',
   apiVersion: API_VERSION,
   description:
     'SCRUB: a frozen copy of the model is the teacher; max passes raise KL(teacher||student) on D_f, min passes lower gamma*CE + alpha*KL on D_r (3 epochs, 2 max, lr 5e-4, T 4).',
   create: () => new ScrubUnlearner(),
-};
+});
+
+declare module '@unlearnjs/core' {
+  interface UnlearnerOptionsByName extends OptionsByNameOf<typeof scrubPlugin> {}
+}
 
 /**
  * Register the `scrub` unlearner on a run container.

@@ -93,12 +93,6 @@ export const scrubOptionsSchema = z.strictObject({
 /** Validated options of the `scrub` unlearner (see {@link scrubOptionsSchema} for ranges and defaults). */
 export type ScrubOptions = z.output<typeof scrubOptionsSchema>;
 
-declare module '@unlearnjs/core' {
-  interface UnlearnerOptionsByName {
-    scrub: ScrubOptions;
-  }
-}
-
 /**
  * SCRUB: forget by distillation. A frozen copy of the original model is the teacher; the model
  * (the student) is pushed away from it on the forget set and kept close to it, and to the

@@ -1,15 +1,8 @@
 import type { DependencyContainer } from 'tsyringe';
-import { API_VERSION, type Plugin } from '../registry/plugin.js';
+import { API_VERSION, type OptionsByNameOf, definePlugin } from '../registry/plugin.js';
 import { registerPlugin } from '../registry/container.js';
-import { type ResNet18Options, resnet18Factory } from './resnet18.js';
-import { type VitOptions, vitFactory } from './vit.js';
-
-declare module '../registry/options-by-name.js' {
-  interface ModelOptionsByName {
-    resnet18: ResNet18Options;
-    vit: VitOptions;
-  }
-}
+import { resnet18Factory } from './resnet18.js';
+import { vitFactory } from './vit.js';
 
 /**
  * The `resnet18` model plugin: the CIFAR ResNet-18 (3×3 stem, no max-pool), with a width
@@ -21,13 +14,13 @@ declare module '../registry/options-by-name.js' {
  * const model = createModel(container, 'resnet18', { width: 16 });
  * ```
  */
-export const resnet18ModelPlugin: Plugin<'model'> = {
+export const resnet18ModelPlugin = definePlugin({
   kind: 'model',
   name: 'resnet18',
   apiVersion: API_VERSION,
   description: 'ResNet-18, CIFAR variant (3x3 stem, no max-pool), width multiplier `width` (default 64).',
   create: () => resnet18Factory,
-};
+});
 
 /**
  * The `vit` model plugin: a pre-norm Vision Transformer for 32×32 images.
@@ -37,13 +30,17 @@ export const resnet18ModelPlugin: Plugin<'model'> = {
  * const model = createModel(container, 'vit', { dim: 192, depth: 6, heads: 3 });
  * ```
  */
-export const vitModelPlugin: Plugin<'model'> = {
+export const vitModelPlugin = definePlugin({
   kind: 'model',
   name: 'vit',
   apiVersion: API_VERSION,
   description: 'Vision Transformer for 32x32 images (patch 4, dim 192, depth 6, heads 3, MLP 384 by default).',
   create: () => vitFactory,
-};
+});
+
+declare module '../registry/options-by-name.js' {
+  interface ModelOptionsByName extends OptionsByNameOf<typeof resnet18ModelPlugin | typeof vitModelPlugin> {}
+}
 
 /**
  * Register core's model architectures (`resnet18`, `vit`) on a run container.

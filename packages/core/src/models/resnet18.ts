@@ -157,8 +157,8 @@ export function resnet18Definition(options: ResNet18Options): ModelDefinition {
  *
  * @remarks See {@link resnet18Definition} for the architecture.
  */
-export const resnet18Factory: ModelFactory<ResNet18Options> = {
-  name: 'resnet18',
+export const resnet18Factory = {
+  name: 'resnet18' as const,
   optionsSchema: resnet18OptionsSchema,
   /**
    * Build a freshly initialised ResNet-18.
@@ -169,4 +169,4 @@ export const resnet18Factory: ModelFactory<ResNet18Options> = {
   build(options: ResNet18Options, rng: Rng): Model {
     return new Model(resnet18Definition(options), rng);
   },
-};
+} satisfies ModelFactory<ResNet18Options>;

@@ -223,8 +223,8 @@ export function vitDefinition(options: VitOptions): ModelDefinition {
  *
  * @remarks See {@link vitDefinition} for the architecture.
  */
-export const vitFactory: ModelFactory<VitOptions> = {
-  name: 'vit',
+export const vitFactory = {
+  name: 'vit' as const,
   optionsSchema: vitOptionsSchema,
   /**
    * Build a freshly initialised ViT.
@@ -235,4 +235,4 @@ export const vitFactory: ModelFactory<VitOptions> = {
   build(options: VitOptions, rng: Rng): Model {
     return new Model(vitDefinition(options), rng);
   },
-};
+} satisfies ModelFactory<VitOptions>;

@@ -13,12 +13,6 @@ export const layerwiseMagnitudeOptionsSchema = z.strictObject({
 /** Validated options of `layerwise-magnitude`. */
 export type LayerwiseMagnitudeOptions = z.output<typeof layerwiseMagnitudeOptionsSchema>;
 
-declare module '@unlearnjs/core' {
-  interface PrunerOptionsByName {
-    'layerwise-magnitude': LayerwiseMagnitudeOptions;
-  }
-}
-
 /**
  * Layer-wise magnitude pruning: remove the same share of the remaining weights in every
  * prunable tensor, smallest |w| first (`omp` and `imp` rank all layers together instead).

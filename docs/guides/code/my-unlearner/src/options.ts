@@ -15,10 +15,3 @@ export const negGradPlusOptionsSchema = z.strictObject({
 
 /** Validated options of `neg-grad-plus` (every field filled in). */
 export type NegGradPlusOptions = z.output<typeof negGradPlusOptionsSchema>;
-
-// Types `runUnlearner(container, 'neg-grad-plus', { options })` by the plugin's name.
-declare module '@unlearnjs/core' {
-  interface UnlearnerOptionsByName {
-    'neg-grad-plus': NegGradPlusOptions;
-  }
-}
