@@ -1,13 +1,16 @@
 import { createRequire } from 'node:module';
 import { isUnlearnError } from '@unlearnjs/core';
 import { Command } from 'commander';
+import { addCellCommand } from './commands/cell.js';
 import { addEvalCommand } from './commands/eval.js';
 import { addForgetCommand } from './commands/forget.js';
+import { addGridCommand } from './commands/grid.js';
 import { addExportCommand, addImportCommand } from './commands/import-export.js';
 import { addPruneCommand } from './commands/prune.js';
 import { addReportCommand } from './commands/report.js';
 import { addRowsCommand } from './commands/rows.js';
 import { addRunCommand } from './commands/run.js';
+import { addWorkerCommand } from './commands/worker.js';
 import type { CliIo } from './common-options.js';
 import { normaliseFlags } from './reference-args.js';
 
@@ -28,15 +31,21 @@ export function createProgram(io: CliIo = defaultIo): Command {
     .description('Machine unlearning for TensorFlow.js: prune, forget, evaluate, report.')
     .version(VERSION, '-V, --version', 'print the version of @unlearnjs/cli')
     .showHelpAfterError('(run with --help for usage)')
+    // Everything after a command name is that command's: `grid status --queue …` gives
+    // `--queue` to `status`, not to `grid`, which has a `--queue` of its own.
+    .enablePositionalOptions()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
   addRunCommand(program, io);
+  addGridCommand(program, io);
+  addWorkerCommand(program, io);
   addPruneCommand(program, io);
   addForgetCommand(program, io);
   addEvalCommand(program, io);
   addImportCommand(program, io);
   addExportCommand(program, io);
   addRowsCommand(program, io);
+  addCellCommand(program, io);
   addReportCommand(program, io);
   return program;
 }

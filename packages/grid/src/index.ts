@@ -79,10 +79,17 @@ export {
   summarizeGrid,
   writeGridReport,
 } from './report/index.js';
-export { type CellExecutor, cellFailure, failureReason, isPermanentFailure, parseFailureReason } from './runner/cell-executor.js';
+export {
+  CELL_ATTEMPTS,
+  type CellExecutor,
+  cellFailure,
+  failureReason,
+  isPermanentFailure,
+  parseFailureReason,
+} from './runner/cell-executor.js';
 export { type EmbeddedRunResult, type RunGridEmbeddedOptions, runGridEmbedded } from './runner/run-embedded.js';
 export { REPORT_PREFIX, collectGridResults, fetchGridReport, publishGridReport } from './runner/collect-results.js';
 export { GRID_QUEUE, checkQueue, connectQueue, gridJobId } from './queue/connection.js';
 export { type GridJob, type GridJobPayload, JOB_PAYLOAD_VERSION, gridJobPayloadSchema, parseGridJob } from './queue/job-payload.js';
-export { CELL_ATTEMPTS, type GridWorkerOptions, startGridWorker } from './queue/grid-worker.js';
+export { type GridWorkerOptions, startGridWorker } from './queue/grid-worker.js';
 export { type CellStatus, type EnqueuedGrid, type GridStatus, enqueueGrid, enqueuedGridSpec, gridStatus } from './queue/enqueue-grid.js';

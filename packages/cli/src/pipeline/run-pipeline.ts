@@ -53,14 +53,15 @@ export interface RunPipelineOptions {
   dataOptionNames?: { dir?: string; download?: string };
 }
 
-interface Variant {
+/** A model the rows start from: the dense model or the pruned one. */
+export interface Variant {
   name: 'dense' | 'sparse';
   checkpoint: string;
   sparsity: number;
 }
 
 /** One unlearn-and-evaluate row of the results table. */
-interface RowJob {
+export interface RowJob {
   variant: Variant;
   method: MethodSpec;
 }
@@ -76,7 +77,8 @@ function autoJobs(backend: BackendInfo): number {
   return backend.name === 'wasm' || backend.name === 'cpu' ? Math.min(2, availableParallelism()) : 1;
 }
 
-interface PipelineContext {
+/** What every stage of the pipeline (and every grid cell) works with. */
+export interface PipelineContext {
   config: PipelineConfig;
   out: string;
   logger: Logger;
@@ -103,7 +105,14 @@ function validateConfig(container: DependencyContainer, config: PipelineConfig):
     parseOptions(createPlugin(container, 'adapter', 'lora').optionsSchema, config.lora ?? {}, 'adapter "lora"');
 }
 
-async function preparePipeline(config: PipelineConfig, options: RunPipelineOptions): Promise<PipelineContext> {
+/**
+ * Set up a run of `config`: backend, plugins, container (options checked against their
+ * schemas before any data loads), data splits and the (untrained) model.
+ * @param config - the pipeline configuration
+ * @param options - logger, progress, abort signal
+ * @returns the stages' context (dispose `model` when done)
+ */
+export async function preparePipeline(config: PipelineConfig, options: RunPipelineOptions): Promise<PipelineContext> {
   const out = path.resolve(config.outDir);
   const { container, logger, backend } = await createRunContext({
     backend: config.backend,
@@ -176,8 +185,11 @@ async function readRow(file: string, job: RowJob): Promise<ResultRow | undefined
   return row;
 }
 
-/** Run the pruner on the context's model and save the sparse model; returns its global sparsity. */
-async function pruneToSparse(
+/**
+ * Run the pruner on the context's model and save the sparse model.
+ * @returns its global sparsity
+ */
+export async function pruneToSparse(
   ctx: PipelineContext,
   prune: NonNullable<PipelineConfig['prune']>,
   checkpointDir: string,
@@ -197,6 +209,28 @@ async function pruneToSparse(
 /** The sparse model's sparsity, from its masks (a checkpoint's metadata could say anything). */
 function maskSparsity(model: Model): number {
   return sparsityReport(model).global;
+}
+
+/**
+ * Train the context's model densely with the config's recipe (resuming from `trainCheckpoint`,
+ * written every epoch) and save it to `denseCkpt`.
+ * @param ctx - the stages' context
+ * @param denseCkpt - where the trained model goes
+ * @param trainCheckpoint - the per-epoch training checkpoint (resume)
+ */
+export async function trainDense(ctx: PipelineContext, denseCkpt: string, trainCheckpoint: string): Promise<void> {
+  const { config, model, splits, container, logger } = ctx;
+  const report = await train(model, {
+    ...config.train,
+    data: splits.train,
+    evalSet: splits.test,
+    evalEvery: config.train.epochs,
+    checkpoint: trainCheckpoint,
+    label: 'train dense',
+    services: runServices(container, 'train:dense'),
+  });
+  await saveModel(denseCkpt, model, { stage: 'dense', testAccuracy: report.accuracy });
+  logger.info(`train: test accuracy ${report.accuracy?.toFixed(2)}% at ${report.imagesPerSecond.toFixed(1)} img/s`);
 }
 
 /**
@@ -247,17 +281,7 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
       await fs.copyFile(pruneCheckpointFiles(pruneDir).round(0), denseCkpt);
       logger.info(`prune: ${config.prune.pruner} trained the dense model (round 0) and pruned it to ${(100 * sparsity).toFixed(2)}%`);
     } else {
-      const report = await train(model, {
-        ...config.train,
-        data: splits.train,
-        evalSet: splits.test,
-        evalEvery: config.train.epochs,
-        checkpoint: path.join(out, 'models', 'dense.train.ckpt'),
-        label: 'train dense',
-        services: runServices(container, 'train:dense'),
-      });
-      await saveModel(denseCkpt, model, { stage: 'dense', testAccuracy: report.accuracy });
-      logger.info(`train: test accuracy ${report.accuracy?.toFixed(2)}% at ${report.imagesPerSecond.toFixed(1)} img/s`);
+      await trainDense(ctx, denseCkpt, path.join(out, 'models', 'dense.train.ckpt'));
     }
 
     // Stage 2: pruning (the trained dense model, unless the pruner trained it above).
@@ -374,9 +398,8 @@ export async function runPipelineShard(outDir: string, shard: number, shards: nu
 }
 
 async function evaluateRow(ctx: PipelineContext, job: RowJob): Promise<ResultRow> {
-  const { container, config, model, splits, out, logger } = ctx;
-  const { variant, method: m } = job;
-  const key = rowKey(variant.name, m);
+  const { out, logger } = ctx;
+  const key = rowKey(job.variant.name, job.method);
   const file = rowFile(out, job);
   const earlier = await readRow(file, job);
   if (earlier && !('unusable' in earlier)) {
@@ -385,6 +408,22 @@ async function evaluateRow(ctx: PipelineContext, job: RowJob): Promise<ResultRow
   }
   // A warning, so that quiet row workers report it too: a row that was thought finished is redone.
   if (earlier) logger.warn(`${key}: ${file} cannot be used (${earlier.unusable}); computing the row again`);
+  const row = await computeRow(ctx, job);
+  await writeFileAtomic(file, `${JSON.stringify(row, null, 2)}\n`);
+  return row;
+}
+
+/**
+ * Compute one row: load the variant's checkpoint, unlearn with the method (nothing for
+ * `original`), evaluate UA/RA/TA/MIA-efficacy and time it. Writes nothing.
+ * @param ctx - the stages' context
+ * @param job - the variant and the method
+ * @returns the row
+ */
+export async function computeRow(ctx: PipelineContext, job: RowJob): Promise<ResultRow> {
+  const { container, config, model, splits, logger } = ctx;
+  const { variant, method: m } = job;
+  const key = rowKey(variant.name, m);
   await loadModel(variant.checkpoint, model);
   let seconds = 0;
   let extra: Record<string, unknown> = {};
@@ -415,6 +454,5 @@ async function evaluateRow(ctx: PipelineContext, job: RowJob): Promise<ResultRow
   logger.info(
     `${key}: UA ${metrics.UA.toFixed(2)} | MIA ${metrics['MIA-efficacy'].toFixed(2)} | RA ${metrics.RA.toFixed(2)} | TA ${metrics.TA.toFixed(2)} | RTE ${(seconds / 60).toFixed(2)} min`,
   );
-  await writeFileAtomic(file, `${JSON.stringify(row, null, 2)}\n`);
   return row;
 }

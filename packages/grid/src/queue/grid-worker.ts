@@ -2,7 +2,7 @@ import { isUnlearnError } from '@unlearnjs/core';
 import { type Job, Queue, UnrecoverableError, WaitingChildrenError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { collectGridResults, publishGridReport } from '../runner/collect-results.js';
-import { failureReason, isPermanentFailure, parseFailureReason } from '../runner/cell-executor.js';
+import { CELL_ATTEMPTS, failureReason, isPermanentFailure, parseFailureReason } from '../runner/cell-executor.js';
 import { type GridSpec, cellArtifactKey, expandGrid } from '../spec/index.js';
 import type { ArtifactStore, Cell, CellFailure } from '../types.js';
 import { GRID_QUEUE, gridJobId } from './connection.js';
@@ -31,9 +31,6 @@ export interface GridWorkerOptions {
   /** The queue. @defaultValue {@link GRID_QUEUE} */
   queueName?: string;
 }
-
-/** Attempts per cell job (a crashed process, a lost machine) before it is marked failed. */
-export const CELL_ATTEMPTS = 3;
 
 /** Job options of every cell: retried with backoff; a failure is recorded in the parent, which goes on. */
 function cellJobOptions(grid: string, cell: Cell, parent: Job) {

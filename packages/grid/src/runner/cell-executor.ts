@@ -13,6 +13,9 @@ import type { Cell, CellFailure } from '../types.js';
  */
 export type CellExecutor = (cell: Cell, options: { signal?: AbortSignal }) => Promise<void>;
 
+/** Attempts per cell (a crashed process, a lost machine) before it is marked failed, on both runners. */
+export const CELL_ATTEMPTS = 3;
+
 /**
  * Codes that no retry can fix: the cell, its options or its inputs are wrong, not the machine.
  * Everything else (a crashed or killed process, out of memory, a lost connection) is retried.

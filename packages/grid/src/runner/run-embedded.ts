@@ -1,5 +1,5 @@
 import type { Cell, CellFailure, CellState } from '../types.js';
-import { type CellExecutor, cellFailure, isPermanentFailure } from './cell-executor.js';
+import { CELL_ATTEMPTS, type CellExecutor, cellFailure, isPermanentFailure } from './cell-executor.js';
 
 /** Options of {@link runGridEmbedded}. */
 export interface RunGridEmbeddedOptions {
@@ -11,7 +11,7 @@ export interface RunGridEmbeddedOptions {
   isDone: (cell: Cell) => Promise<boolean>;
   /** Cells run at once. @defaultValue 1 */
   jobs?: number;
-  /** Attempts per cell before it is marked failed (a permanent error fails at once). @defaultValue 2 */
+  /** Attempts per cell before it is marked failed (a permanent error fails at once). @defaultValue {@link CELL_ATTEMPTS}, as on the queue */
   attempts?: number;
   /** Called on every state change. */
   onState?: (cell: Cell, state: CellState, failure?: CellFailure) => void;
@@ -39,7 +39,7 @@ export interface EmbeddedRunResult {
 export async function runGridEmbedded(options: RunGridEmbeddedOptions): Promise<EmbeddedRunResult> {
   const { cells, execute, isDone, onState, signal } = options;
   const jobs = Math.max(1, options.jobs ?? 1);
-  const attempts = Math.max(1, options.attempts ?? 2);
+  const attempts = Math.max(1, options.attempts ?? CELL_ATTEMPTS);
   const state = new Map<string, CellState>();
   const failures: CellFailure[] = [];
   const done: string[] = [];

@@ -1,0 +1,83 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { createPlugin, loadModel, parseOptions } from '@unlearnjs/core';
+import { type ArtifactStore, type Cell, type GridSpec, cellArtifactKey, expandGrid, putJson } from '@unlearnjs/grid';
+import { sparsityReport } from '@unlearnjs/pruning-imp';
+import { type RunPipelineOptions, computeRow, preparePipeline, pruneToSparse, trainDense } from '../pipeline/run-pipeline.js';
+import { type CellEnvironment, cellPipelineConfig } from './cell-config.js';
+
+/**
+ * Run one grid cell in this process: fetch the model it starts from (verified) from the store,
+ * compute, and put its artifact into the store. Its local files live in
+ * `env.outDir/<cell id>/` (the dense training's per-epoch checkpoint among them, so a cell
+ * restarted on the same machine resumes).
+ *
+ * @param spec - the grid
+ * @param cell - the cell
+ * @param store - the grid's artifact store
+ * @param env - data folder, backend, plugins, working folder
+ * @param options - log stream
+ */
+export async function runCell(
+  spec: GridSpec,
+  cell: Cell,
+  store: ArtifactStore,
+  env: CellEnvironment,
+  options: RunPipelineOptions = {},
+): Promise<void> {
+  const dir = path.join(env.outDir, ...cell.id.split('/'));
+  await fs.mkdir(dir, { recursive: true });
+  const config = cellPipelineConfig(spec, cell, { ...env, outDir: dir });
+  const ctx = await preparePipeline(config, options);
+  try {
+    if (cell.kind === 'dense') {
+      const file = path.join(dir, 'dense.ckpt');
+      await trainDense(ctx, file, path.join(dir, 'dense.train.ckpt'));
+      await store.put(cellArtifactKey(cell), file);
+      return;
+    }
+    const input = path.join(dir, 'input.ckpt');
+    const from = expandGrid(spec).find((c) => c.id === cell.needs[0]) as Cell;
+    await store.get(cellArtifactKey(from), input);
+    if (cell.kind === 'prune') {
+      if (!config.prune) throw new Error(`preset ${spec.preset} has no pruner`);
+      await loadModel(input, ctx.model);
+      const file = path.join(dir, 'sparse.ckpt');
+      await pruneToSparse(ctx, config.prune, path.join(dir, 'prune'), file);
+      await store.put(cellArtifactKey(cell), file);
+      return;
+    }
+    const variant =
+      cell.sparsity === 0
+        ? { name: 'dense' as const, checkpoint: input, sparsity: 0 }
+        : { name: 'sparse' as const, checkpoint: input, sparsity: await measuredSparsity(ctx.model, input) };
+    const row = await computeRow(ctx, {
+      variant,
+      method: { method: cell.method, ...(cell.options ? { options: cell.options } : {}), ...(cell.lora ? { lora: true } : {}) },
+    });
+    await putJson(store, cellArtifactKey(cell), row);
+  } finally {
+    ctx.model.dispose();
+  }
+}
+
+/** The global sparsity of a checkpoint, from its masks (what the row reports, as the pipeline). */
+async function measuredSparsity(model: Parameters<typeof loadModel>[1], file: string): Promise<number> {
+  await loadModel(file, model);
+  return sparsityReport(model).global;
+}
+
+/**
+ * Check, before a cell runs, that this process can run it: its model and method are plugins it
+ * knows (first-party, or loaded with its own `--plugin`), and the method's options pass the
+ * method's schema.
+ * @param container - a run container of this process
+ * @param cell - the cell
+ */
+export function checkCellPlugins(container: Parameters<typeof createPlugin>[0], cell: Cell): void {
+  createPlugin(container, 'model', cell.model);
+  if (cell.kind === 'row' && cell.method !== 'original') {
+    const unlearner = createPlugin(container, 'unlearner', cell.method);
+    parseOptions(unlearner.optionsSchema, cell.options ?? {}, `unlearner "${cell.method}"`);
+  }
+}
