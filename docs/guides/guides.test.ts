@@ -25,6 +25,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { readTorchResNet18 } from '@unlearnjs/interop';
 import { unlearnLayersModel } from './code/unlearn-layers-model.js';
 import { unlearnTorchCheckpoint } from './code/unlearn-torch-checkpoint.js';
+import { countGrid, expandGrid, gridSpecFromFlags, parseGridSpec } from '@unlearnjs/grid';
+import { parse as parseYaml } from 'yaml';
 
 // The guides' runnable code: every fenced block whose first line is `// docs/guides/code/<file>`
 // is that file's content, byte for byte. The files are type-checked (docs/tsconfig.json) and
@@ -268,4 +270,23 @@ describe('bring-your-own-model.md', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('running-a-grid.md', () => {
+  const guide = readFileSync(join(guidesDir, 'running-a-grid.md'), 'utf8');
+
+  it('shows a valid spec file, its flag form expands to the same cells, and the counts it states are right', () => {
+    const yamlBlock = /```yaml\n([\s\S]*?)```/.exec(guide)?.[1];
+    expect(yamlBlock).toBeDefined();
+    const fromFile = parseGridSpec(parseYaml(yamlBlock as string));
+    expect(countGrid(fromFile)).toMatchObject({ dense: 3, prune: 3, rows: 72 });
+    expect(guide).toMatch(/3 dense models, 3 pruned models\s+and 72 rows/);
+    // The flags example, joined across its line continuation.
+    const command = /```sh\n(unlearn grid --name[\s\S]*?)```/.exec(guide)?.[1].replace(/\\\n\s*/g, '') ?? '';
+    const words = command.trim().split(/\s+/).slice(2);
+    const flags: Record<string, string> = {};
+    for (let i = 0; i < words.length; i += 2) flags[words[i].slice(2).replace(/-(\w)/g, (_, c: string) => c.toUpperCase())] = words[i + 1];
+    const fromFlags = parseGridSpec(gridSpecFromFlags(flags), { keyStyle: 'flag' });
+    expect(expandGrid(fromFlags).map((c) => c.id)).toEqual(expandGrid(fromFile).map((c) => c.id));
+  });
 });
