@@ -25,7 +25,7 @@ import {
 } from '@unlearnjs/grid';
 import { type Command, Option } from 'commander';
 import type { CliIo } from '../common-options.js';
-import { gridPresetConfig, presetGridMethods } from '../grid/cell-config.js';
+import { gridPresetConfig, presetGrid, presetGridMethods } from '../grid/cell-config.js';
 import { cellProcessExecutor } from '../grid/cell-process.js';
 import { checkCellPlugins } from '../grid/run-cell.js';
 import { FIRST_PARTY_PLUGINS, loadPluginPackages } from '../plugins.js';
@@ -45,9 +45,11 @@ async function gridFromOptions(opts: Record<string, string | undefined>): Promis
     testLimit: opts.testLimit,
   });
   const fromFile = opts.spec ? await readGridSpecFile(opts.spec) : undefined;
-  const raw = { ...(fromFile ?? {}), ...fromFlags };
-  const preset = typeof raw.preset === 'string' ? raw.preset : 'quick';
-  gridPresetConfig({ preset }, 'resnet18');
+  const given: Record<string, unknown> = { ...(fromFile ?? {}), ...fromFlags };
+  if (fromFile?.data && fromFlags.data) given.data = { ...fromFile.data, ...(fromFlags.data as object) };
+  const preset = typeof given.preset === 'string' ? given.preset : 'quick';
+  // The preset's own grid fills the axes the file and the flags leave out.
+  const raw = { ...presetGrid(preset), ...given };
   return parseGridSpec(raw, { source: opts.spec ?? 'the command line', defaults: { methods: presetGridMethods(preset) } });
 }
 

@@ -35,6 +35,21 @@ export function gridPresetConfig(spec: Pick<GridSpec, 'preset'>, model: string):
   return known ? config : { ...config, arch: model, model: {} };
 }
 
+/**
+ * The grid a preset defines: what `unlearn grid --preset P` runs when the spec leaves an axis
+ * out. `quick` is sized for a 2-core CPU (3 seeds, class-wise and random forgetting, dense and
+ * 95%-sparse); `paper` is the reference's setting (class 0 or 4,500 random images); `ci` is
+ * the smallest grid with every axis.
+ * @param preset - `ci`, `quick` or `paper`
+ * @returns the axes the preset fills in (a spec file or flags override each)
+ */
+export function presetGrid(preset: string): { seeds: number[]; scenarios: Scenario[]; sparsities: number[] } {
+  gridPresetConfig({ preset }, 'resnet18');
+  if (preset === 'paper') return { seeds: [1, 2, 3], scenarios: [{ class: 0 }, { random: 4500 }], sparsities: [0, 0.95] };
+  if (preset === 'quick') return { seeds: [1, 2, 3], scenarios: [{ class: 0 }, { random: 270 }], sparsities: [0, 0.95] };
+  return { seeds: [1, 2], scenarios: [{ class: 0 }], sparsities: [0, 0.95] };
+}
+
 /** The preset's methods as grid methods (the default `methods` of a grid). */
 export function presetGridMethods(preset: string): GridMethod[] {
   return gridPresetConfig({ preset }, 'resnet18').methods.map((m) => ({

@@ -257,7 +257,7 @@ export async function runPipeline(config: PipelineConfig, options: RunPipelineOp
   const t0 = performance.now();
   await fs.mkdir(path.resolve(config.outDir), { recursive: true });
   const ctx = await preparePipeline(config, options);
-  const { out, logger, container, splits, model } = ctx;
+  const { out, logger, splits, model } = ctx;
   await cleanStaleTempFiles(out, logger);
   await writeFileAtomic(path.join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   const heldOut = referenceTestSet({ ...splits }).description;
