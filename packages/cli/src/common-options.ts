@@ -1,4 +1,5 @@
 import type { BackendRequest } from '@unlearnjs/core';
+import { MAX_WASM_THREADS } from '@unlearnjs/backend-wasm';
 import { type Command, Option } from 'commander';
 import { integer } from './reference-args.js';
 
@@ -53,8 +54,8 @@ export function addCommonOptions(cmd: Command, seedDefault: number): Command {
       // pipeline already uses both cores with two row processes.
       .option(
         '--wasm-threads <n>',
-        'threads of the wasm backend, 1-8 (default 1; see docs/performance.md "Threads"); in `run`, used by the single-process stages',
-        integer('--wasm-threads', 1, 8),
+        `threads of the wasm backend, 1-${MAX_WASM_THREADS} (default 1; see docs/performance.md "Threads"); in \`run\`, used by the single-process stages`,
+        integer('--wasm-threads', 1, MAX_WASM_THREADS),
       )
       .option('--seed <n>', `seed of every random choice (default ${seedDefault})`, integer('--seed', 0), seedDefault)
       .option('--plugin <package...>', 'third-party plugin packages to load (each exports a registerX function)', [])

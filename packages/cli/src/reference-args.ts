@@ -37,7 +37,6 @@ export const REFERENCE_DEFAULTS = Object.freeze({
   batchSize: 256,
   lr: 0.1,
   epochs: 182,
-  rate: 0.2,
   pruningTimes: 1,
   pruneType: 'rewind_lt',
   rewindEpoch: 8,

@@ -1,5 +1,7 @@
+import { trainOptionsSchema } from '@unlearnjs/core';
 import type { Command } from 'commander';
 import { REFERENCE_DEFAULTS } from './reference-args.js';
+import { optionHelp, schemaKeys } from './schema-help.js';
 
 /** A reference flag that sets one option of an unlearner, when the unlearner has that option. */
 interface Knob {
@@ -34,16 +36,6 @@ const KNOBS: readonly Knob[] = [
   },
   { attr: 'aug', flag: '--no-aug', key: 'augment', value: () => false },
 ];
-
-/** The option names a zod object schema declares (through defaults, pipes and refinements). */
-function schemaKeys(schema: unknown): Set<string> | undefined {
-  let s = schema as { shape?: unknown; def?: { in?: unknown; innerType?: unknown; schema?: unknown } } | undefined;
-  for (let depth = 0; depth < 8 && s; depth++) {
-    if (s.shape && typeof s.shape === 'object') return new Set(Object.keys(s.shape));
-    s = (s.def?.in ?? s.def?.innerType ?? s.def?.schema) as typeof s;
-  }
-  return undefined;
-}
 
 /**
  * Turn the reference's unlearning flags into an unlearner's options: a flag sets the option the
@@ -85,14 +77,18 @@ export function unlearnerOptionsFromFlags(
   return options;
 }
 
-/** The reference flags {@link unlearnerOptionsFromFlags} reads, as `[flags, description]` for `forget`. */
+/**
+ * The reference flags {@link unlearnerOptionsFromFlags} reads, as `[flags, description]` for
+ * `forget`. Ranges and defaults are each method's schema's (checked before any data loads); the
+ * SGD defaults shown are those of core's `train`, which the iterative methods share.
+ */
 export const UNLEARNER_FLAG_OPTIONS: ReadonlyArray<readonly [string, string]> = [
   ['--unlearn-lr <lr>', "learning rate of iterative methods (default: the method's own; the reference's is 0.1)"],
   ['--unlearn-epochs <n>', "epochs of iterative methods (default: the method's own; the reference's is 10)"],
   ['--alpha <a>', "strength: Fisher noise scale, influence step, or l1 penalty (default: the method's own)"],
   ['--batch-size <n>', "batch size (default: the method's own)"],
-  ['--momentum <m>', 'SGD momentum of iterative methods (default 0.9)'],
-  ['--weight-decay <w>', 'SGD weight decay of iterative methods (default 5e-4)'],
+  ['--momentum <m>', optionHelp('SGD momentum of iterative methods', trainOptionsSchema, 'momentum')],
+  ['--weight-decay <w>', optionHelp('SGD weight decay of iterative methods', trainOptionsSchema, 'weightDecay')],
   ['--warmup <n>', 'linear warm-up epochs, for methods that have them'],
   ['--decreasing-lr <epochs>', 'lr ×0.1 at these epochs, e.g. 91,136 (retrain)'],
   ['--no-aug', 'no random crop / flip while unlearning'],

@@ -11,6 +11,7 @@ import {
   saveModel,
   writeFileAtomic,
 } from '@unlearnjs/core';
+import { loraOptionsSchema } from '@unlearnjs/lora';
 import type { Command } from 'commander';
 import { CLI_DATA_OPTION_NAMES, CLI_SPLIT_NAMES, type CliIo, type CommonOpts, addCommonOptions } from '../common-options.js';
 import { evaluateModel } from '../evaluate-model.js';
@@ -24,6 +25,7 @@ import {
   resolveMethod,
 } from '../reference-args.js';
 import { createRunContext, loadSplits, modelFromCheckpoint, resolveCheckpoint } from '../run-context.js';
+import { optionHelp } from '../schema-help.js';
 import { UNLEARNER_FLAG_OPTIONS, unlearnerOptionsFromFlags } from '../unlearner-flags.js';
 import { checkDataset, validateOptions } from './checks.js';
 
@@ -102,18 +104,14 @@ export function addForgetCommand(program: Command, io: CliIo): void {
     ),
     REFERENCE_DEFAULTS.seed,
   );
+  // Numbers only: each method's schema owns the ranges, checked (naming the flag) before any data loads.
   for (const [flags, description] of UNLEARNER_FLAG_OPTIONS) {
-    const parse = /<n>$/.test(flags)
-      ? integer(flags.split(' ')[0], 0)
-      : /<(lr|a|m|w)>$/.test(flags)
-        ? finiteNumber(flags.split(' ')[0])
-        : undefined;
-    if (parse) cmd.option(flags, description, parse);
+    if (/<(n|lr|a|m|w)>$/.test(flags)) cmd.option(flags, description, finiteNumber(flags.split(' ')[0]));
     else cmd.option(flags, description);
   }
   cmd
     .option('--lora', 'train LoRA adapters instead of the whole model (iterative methods), merged back with the mask kept')
-    .option('--lora-rank <r>', 'LoRA rank', integer('--lora-rank', 1), 8)
+    .option('--lora-rank <r>', optionHelp('LoRA rank', loraOptionsSchema, 'rank', { withDefault: false }), finiteNumber('--lora-rank'), 8)
     .option('--save-dir <dir>', 'output folder', 'out');
   acceptReferenceFlags(cmd).action(async (opts) => {
     const say = (line: string) => io.stderr(`${line}\n`);

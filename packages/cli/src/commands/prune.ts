@@ -1,10 +1,12 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { createModel, createPlugin, runPruner, writeFileAtomic, PROGRESS, resolve } from '@unlearnjs/core';
+import { createModel, createPlugin, runPruner, writeFileAtomic, PROGRESS, resolve, resnet18OptionsSchema } from '@unlearnjs/core';
+import { impOptionsSchema, ompOptionsSchema } from '@unlearnjs/pruning-imp';
 import { type Command, Option } from 'commander';
 import { CLI_DATA_OPTION_NAMES, CLI_SPLIT_NAMES, type CliIo, addCommonOptions } from '../common-options.js';
-import { REFERENCE_DEFAULTS, acceptReferenceFlags, finiteNumber, integer, noteUnusedReferenceFlags } from '../reference-args.js';
+import { REFERENCE_DEFAULTS, acceptReferenceFlags, finiteNumber, noteUnusedReferenceFlags } from '../reference-args.js';
 import { createRunContext, loadSplits } from '../run-context.js';
+import { describeFacts, optionFacts, optionHelp } from '../schema-help.js';
 import { checkDataset, validateOptions } from './checks.js';
 
 /** Flags of `unlearn prune` and the pruner options they set. */
@@ -24,8 +26,19 @@ const PRUNE_FLAG_OF: Record<string, string> = {
   augment: '--no-aug',
 };
 
+/** Help of a flag that sets an IMP option whose default the command sets (the reference's). */
+const impHelp = (text: string, key: string) => optionHelp(text, impOptionsSchema, key, { withDefault: false });
+
+/** The epochs of imp's default multistep schedule, as `--decreasing-lr` takes them (`91,136`). */
+function impMilestones(): string {
+  const schedule = optionFacts(impOptionsSchema, 'schedule')?.default as { milestones?: number[] } | undefined;
+  return schedule?.milestones?.join(',') ?? 'none';
+}
+
 /**
- * `unlearn prune`: the reference's `main_imp.py`.
+ * `unlearn prune`: the reference's `main_imp.py`. Every range (and every default the command
+ * does not set itself) in `--help` is read from the pruners' schemas, which also check the
+ * values, naming the flags, before any data loads.
  * @param program - the root program
  * @param io - output streams
  */
@@ -39,31 +52,41 @@ export function addPruneCommand(program: Command, io: CliIo): void {
           .choices(['resnet18', 'torch-resnet18', 'vit'])
           .default('resnet18'),
       )
-      .option('--width <n>', 'ResNet-18 width (64 = standard)', integer('--width', 4, 512), 64)
+      .option(
+        '--width <n>',
+        optionHelp('ResNet-18 width (64 = standard)', resnet18OptionsSchema, 'width', { withDefault: false }),
+        finiteNumber('--width'),
+        64,
+      )
       .addOption(
         new Option('--prune-type <type>', 'rewind_lt: IMP with weight rewinding; lt: IMP rewinding to init; omp: one-shot')
           .choices(['rewind_lt', 'lt', 'omp'])
           .default(REFERENCE_DEFAULTS.pruneType),
       )
-      .option('--rewind-epoch <n>', 'epoch whose weights IMP rewinds to', integer('--rewind-epoch', 0), REFERENCE_DEFAULTS.rewindEpoch)
+      .option(
+        '--rewind-epoch <n>',
+        impHelp('epoch whose weights IMP rewinds to', 'rewindEpoch'),
+        finiteNumber('--rewind-epoch'),
+        REFERENCE_DEFAULTS.rewindEpoch,
+      )
       .option(
         '--rate <r>',
-        "IMP: share of the remaining weights pruned per round (default 0.2); omp: the target sparsity (default: omp's own, 0.95)",
+        `IMP: share of the remaining weights pruned per round (${describeFacts(optionFacts(impOptionsSchema, 'rate'))}); omp: the target sparsity (${describeFacts(optionFacts(ompOptionsSchema, 'rate'))})`,
         finiteNumber('--rate'),
       )
       .option(
         '--pruning-times <n>',
-        'rounds (round 0 trains the dense model)',
-        integer('--pruning-times', 1),
+        impHelp('rounds (round 0 trains the dense model)', 'pruningTimes'),
+        finiteNumber('--pruning-times'),
         REFERENCE_DEFAULTS.pruningTimes,
       )
-      .option('--epochs <n>', 'training epochs per round', integer('--epochs', 0), REFERENCE_DEFAULTS.epochs)
-      .option('--lr <lr>', 'learning rate', finiteNumber('--lr'), REFERENCE_DEFAULTS.lr)
-      .option('--batch-size <n>', 'batch size', integer('--batch-size', 1), REFERENCE_DEFAULTS.batchSize)
-      .option('--momentum <m>', 'SGD momentum (default 0.9)', finiteNumber('--momentum'))
-      .option('--weight-decay <w>', 'SGD weight decay (default 5e-4)', finiteNumber('--weight-decay'))
-      .option('--warmup <n>', 'linear warm-up epochs (default 0)', integer('--warmup', 0))
-      .option('--decreasing-lr <epochs>', 'lr ×0.1 at these epochs (default 91,136)')
+      .option('--epochs <n>', impHelp('training epochs per round', 'epochs'), finiteNumber('--epochs'), REFERENCE_DEFAULTS.epochs)
+      .option('--lr <lr>', impHelp('learning rate', 'lr'), finiteNumber('--lr'), REFERENCE_DEFAULTS.lr)
+      .option('--batch-size <n>', impHelp('batch size', 'batchSize'), finiteNumber('--batch-size'), REFERENCE_DEFAULTS.batchSize)
+      .option('--momentum <m>', optionHelp('SGD momentum', impOptionsSchema, 'momentum'), finiteNumber('--momentum'))
+      .option('--weight-decay <w>', optionHelp('SGD weight decay', impOptionsSchema, 'weightDecay'), finiteNumber('--weight-decay'))
+      .option('--warmup <n>', optionHelp('linear warm-up epochs', impOptionsSchema, 'warmupEpochs'), finiteNumber('--warmup'))
+      .option('--decreasing-lr <epochs>', `lr ×0.1 at these epochs (default ${impMilestones()})`)
       .option('--no-aug', 'no random crop / flip while training')
       .option('--save-dir <dir>', 'output folder', 'out'),
     REFERENCE_DEFAULTS.seed,
@@ -104,7 +127,8 @@ export function addPruneCommand(program: Command, io: CliIo): void {
       };
     } else {
       options = {
-        rate: opts.rate ?? REFERENCE_DEFAULTS.rate,
+        // Left out, imp's own default applies (0.2, the reference's).
+        ...(given('rate') ? { rate: opts.rate } : {}),
         pruningTimes: opts.pruningTimes,
         rewindEpoch: opts.pruneType === 'lt' ? 0 : opts.rewindEpoch,
         epochs: opts.epochs,
@@ -115,6 +139,8 @@ export function addPruneCommand(program: Command, io: CliIo): void {
     const pruner = omp ? 'omp' : 'imp';
     // Every range is the pruner's schema's: check it before loading 50,000 images.
     validateOptions(createPlugin(container, 'pruner', pruner).optionsSchema, options, `pruner "${pruner}"`, PRUNE_FLAG_OF);
+    const modelOptions = opts.arch === 'vit' ? {} : { width: opts.width };
+    validateOptions(createPlugin(container, 'model', opts.arch).optionsSchema, modelOptions, `model "${opts.arch}"`, { width: '--width' });
     const splits = await loadSplits({
       progress: resolve(container, PROGRESS),
       dir: opts.data,
@@ -127,7 +153,7 @@ export function addPruneCommand(program: Command, io: CliIo): void {
       optionNames: CLI_DATA_OPTION_NAMES,
       splitNames: CLI_SPLIT_NAMES,
     });
-    const model = createModel(container, opts.arch, opts.arch === 'vit' ? {} : { width: opts.width });
+    const model = createModel(container, opts.arch, modelOptions);
     try {
       const report = await runPruner(container, pruner, { model, data: splits, checkpointDir: path.join(opts.saveDir, 'rounds'), options });
       for (const r of report.rounds) {
