@@ -77,7 +77,11 @@ describe('bad input gets one clear line and a non-zero exit', () => {
       expect((await cli(['prune', '--rate', rate, '--backend', 'cpu', '--data', '/nonexistent-cifar'])).err).toMatch(/--rate: /);
     }
     // Integer flags parse as numbers only: the schemas (pruner and model) own the ranges too.
-    for (const flags of [['--pruning-times', '0'], ['--epochs', '1.5'], ['--width', '3']]) {
+    for (const flags of [
+      ['--pruning-times', '0'],
+      ['--epochs', '1.5'],
+      ['--width', '3'],
+    ]) {
       const bad = await cli(['prune', ...flags, '--backend', 'cpu', '--data', '/nonexistent-cifar']);
       expect(bad.code).toBe(2);
       expect(bad.err).toMatch(new RegExp(`${flags[0]}: .*\\[UNLEARN_INVALID_OPTIONS\\]`));
