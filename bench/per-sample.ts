@@ -11,8 +11,10 @@
  *
  * Workloads:
  * - `per-sample-grad`: per-sample gradients with Σ g² accumulated (what `pnpm bench`'s
- *   `per-sample-grad` mode times): influence's `perSampleGradients`, `per-image` vs `batched`;
- * - `woodfisher`: influence's WoodFisher estimate end to end (gradients + recursion);
+ *   `per-sample-grad` mode times): one backward pass per image vs core's
+ *   `batchedPerSampleGradients` in chunks;
+ * - `woodfisher`: influence's WoodFisher estimate end to end (gradients + recursion):
+ *   `woodFisherSolve` over per-image gradients vs `woodFisherSolveBatched`;
  * - `fisher-diagonal`: Fisher forgetting's diagonal (`fisherDiagonal`), `per-class` vs
  *   `batched`, batch 32 (w16) or 16 (w64).
  */
@@ -27,14 +29,17 @@ import {
   createContainer,
   createMemoryLogger,
   createModel,
+  batchedPerSampleGradients,
+  batches,
   disposeVector,
   fullSubset,
+  perSampleChunkSize,
   initBackend,
   registerCoreModels,
 } from '@unlearnjs/core';
 // The root workspace does not depend on these two packages: import their sources.
 import { fisherDiagonal } from '../packages/unlearn-fisher/src/index.js';
-import { perSampleGradients, woodFisherSolve } from '../packages/unlearn-influence/src/index.js';
+import { perSampleGradients, woodFisherSolve, woodFisherSolveBatched } from '../packages/unlearn-influence/src/index.js';
 import { cpuNow, median, syntheticImages } from './measure-utils.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -77,25 +82,44 @@ async function child(req: ChildRequest): Promise<void> {
   const subset = fullSubset(set);
   const out: Record<string, unknown>[] = [];
 
-  const sumOfSquares = (method: 'per-image' | 'batched') => () => {
-    const acc: ParamVector = new Map();
-    for (const g of perSampleGradients(model, subset, { method })) {
-      for (const [k, gk] of g) {
-        const prev = acc.get(k);
-        acc.set(
-          k,
-          tf.tidy(() => (prev ? tf.add(prev, tf.square(gk)) : tf.square(gk))),
-        );
-        prev?.dispose();
-      }
-      disposeVector(g);
-    }
+  // Σ_i g_i² per parameter: per image (batch-1 backward passes, as `pnpm bench`'s per-sample-grad
+  // mode), or from stacked per-sample gradients (core's batchedPerSampleGradients, in chunks).
+  const finish = (acc: ParamVector) => {
     tf.tidy(() => tf.addN([...acc.values()].map((t) => tf.sum(t)))).dataSync();
     disposeVector(acc);
   };
+  const accumulate = (acc: ParamVector, k: string, term: () => tf.Tensor) => {
+    const prev = acc.get(k);
+    acc.set(
+      k,
+      tf.tidy(() => (prev ? tf.add(prev, term()) : term())),
+    );
+    prev?.dispose();
+  };
+  const sumOfSquares = (method: 'per-image' | 'batched') => () => {
+    const acc: ParamVector = new Map();
+    if (method === 'per-image') {
+      for (const g of perSampleGradients(model, subset, { method })) {
+        for (const [k, gk] of g) accumulate(acc, k, () => tf.square(gk));
+        disposeVector(g);
+      }
+    } else {
+      const batchSize = perSampleChunkSize(model.trainableVariables());
+      for (const b of batches(subset, { batchSize })) {
+        const g = batchedPerSampleGradients(model, b.x, b.y);
+        tf.dispose([b.x, b.y]);
+        for (const [k, gk] of g) accumulate(acc, k, () => tf.sum(tf.square(gk), 0));
+        disposeVector(g);
+      }
+    }
+    finish(acc);
+  };
   const wood = (method: 'per-image' | 'batched') => () => {
     const v = new Map([...model.trainableVariables()].map(([k, p]) => [k, tf.tidy(() => tf.mul(p, 1e-3))]));
-    const { direction } = woodFisherSolve(v, perSampleGradients(model, subset, { method }), { damping: req.samples });
+    const { direction } =
+      method === 'per-image'
+        ? woodFisherSolve(v, perSampleGradients(model, subset, { method }), { damping: req.samples })
+        : woodFisherSolveBatched(model, v, subset, { damping: req.samples });
     disposeVector(direction);
   };
   const fisherSubset = { source: set, indices: subset.indices.subarray(0, req.fisherBatch) };

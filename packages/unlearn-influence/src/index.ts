@@ -18,3 +18,4 @@ export {
   type PerSampleMethod,
 } from './influence-gradient.js';
 export { woodFisherSolve, type WoodFisherOptions, type WoodFisherResult } from './woodfisher.js';
+export { woodFisherSolveBatched, type WoodFisherBatchedOptions } from './woodfisher-batched.js';

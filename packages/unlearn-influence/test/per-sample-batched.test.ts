@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { type Model, Rng, createContainer, createModel, disposeVector, fullSubset, registerCoreModels, vectorDot } from '@unlearnjs/core';
 import { createRandomImageSet, setRandomMasks } from '@unlearnjs/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { perSampleGradients, woodFisherSolve } from '../src/index.js';
+import { perSampleGradients, woodFisherSolve, woodFisherSolveBatched } from '../src/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -92,6 +92,27 @@ describe('perSampleGradients, batched', () => {
       expect(relativeError(b, a)).toBeLessThan(1e-5);
       expect(vectorDot(b, b)).toBe(vectorDot(c, c));
       for (const k of [a, b, c]) disposeVector(k);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('woodFisherSolveBatched equals woodFisherSolve over per-image gradients, across chunks, without leaks', () => {
+    const model = resnet(4);
+    try {
+      const vars = model.trainableVariables();
+      const v = () => new Map([...vars].map(([name, p]) => [name, tf.tidy(() => tf.mul(p, 0.01))]));
+      const budget = 2 * 8 * [...vars.values()].reduce((s, p) => s + p.size, 0);
+      const before = tf.memory().numTensors;
+      const a = woodFisherSolve(v(), perSampleGradients(model, subset, { method: 'per-image' }), { damping: 3 });
+      const steps: number[] = [];
+      const b = woodFisherSolveBatched(model, v(), subset, { damping: 3, memoryBudgetBytes: budget, onStep: (n) => steps.push(n) });
+      expect(b.count).toBe(a.count);
+      expect(steps).toEqual([1, 2, 3, 4, 5]);
+      expect(relativeError(b.direction, a.direction)).toBeLessThan(1e-5);
+      disposeVector(a.direction);
+      disposeVector(b.direction);
       expect(tf.memory().numTensors).toBe(before);
     } finally {
       model.dispose();

@@ -13,5 +13,6 @@ it('exports exactly its public API', () => {
     'perSampleGradients',
     'registerInfluence',
     'woodFisherSolve',
+    'woodFisherSolveBatched',
   ]);
 });

@@ -142,9 +142,12 @@ function weightGrad(cols: tf.Tensor3D, dy: tf.Tensor, rows: Rows, shape: number[
     const c = rows.m === 1 ? cols : (tf.reshape(tf.broadcastTo(cols, [rows.m, b, p, kdim]), [rows.m * b, p, kdim]) as tf.Tensor3D);
     return tf.matMul(c, d, true, false);
   }
-  // One broadcast batched product over the directions: no transpose of dy.
-  const d = tf.reshape(dy, [rows.m, b * p, out]) as tf.Tensor3D;
-  return tf.matMul(tf.reshape(cols, [1, b * p, kdim]) as tf.Tensor3D, d, true, false);
+  // One product with the directions side by side, `colsᵀ · [δ_1 … δ_m]`: the shape of a weight
+  // gradient that the backend's matMul runs well (a broadcast batched product ran ~10× slower).
+  const d = rows.m === 1 ? tf.reshape(dy, [b * p, out]) : tf.reshape(tf.transpose(tf.reshape(dy, [rows.m, b * p, out]), [1, 0, 2]), [b * p, rows.m * out]);
+  const g = tf.matMul(tf.reshape(cols, [b * p, kdim]) as tf.Tensor2D, d as tf.Tensor2D, true, false);
+  if (rows.m === 1) return tf.expandDims(g, 0);
+  return tf.transpose(tf.reshape(g, [kdim, rows.m, out]), [1, 0, 2]);
 }
 
 class Tape implements PerSampleTape {
