@@ -208,3 +208,23 @@ describe('unlearn grid', () => {
     w2.child.kill('SIGTERM');
   }, 600_000);
 });
+
+describe('unlearn grid refuses bad input before anything runs', () => {
+  it('names the flag, the method or the missing store', async () => {
+    const dir = path.join(tmp, 'bad');
+    const dup = await run(['grid', '--seeds', '1,1', '--scenarios', 'class:0', '--save-dir', dir]);
+    expect(dup.code).toBe(2);
+    expect(dup.err).toMatch(/--seeds.*\[UNLEARN_INVALID_OPTIONS\]/);
+    const unknown = await run(['grid', '--seeds', '1', '--methods', 'ft,forgetall', '--save-dir', dir]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/forgetall.*\[UNLEARN_UNKNOWN_PLUGIN\]/);
+    const badOption = await run(['grid', '--seeds', '1', '--spec', path.join(tmp, 'missing.yaml'), '--save-dir', dir]);
+    expect(badOption.err).toMatch(/missing\.yaml.*\[UNLEARN_INVALID_OPTIONS\]/);
+    const noStore = await run(['grid', '--seeds', '1', '--queue', redis.url]);
+    expect(noStore.err).toMatch(/--queue needs --artifacts.*\[UNLEARN_INVALID_OPTIONS\]/);
+    const noGrid = await run(['grid', 'status', '--queue', redis.url, '--name', 'never-enqueued']);
+    expect(noGrid.err).toMatch(/No grid named "never-enqueued"/);
+    const noRedis = await run(['grid', 'status', '--queue', 'redis://127.0.0.1:1/0', '--name', 'x']);
+    expect(noRedis.err).toMatch(/\[UNLEARN_QUEUE_UNAVAILABLE\]/);
+  });
+});

@@ -50,7 +50,12 @@ async function gridFromOptions(opts: Record<string, string | undefined>): Promis
   const preset = typeof given.preset === 'string' ? given.preset : 'quick';
   // The preset's own grid fills the axes the file and the flags leave out.
   const raw = { ...presetGrid(preset), ...given };
-  return parseGridSpec(raw, { source: opts.spec ?? 'the command line', defaults: { methods: presetGridMethods(preset) } });
+  return parseGridSpec(raw, {
+    source: opts.spec ?? 'the command line',
+    defaults: { methods: presetGridMethods(preset) },
+    // Without a file every key came from a flag (or the preset, whose grid is valid): name the flag.
+    ...(opts.spec ? {} : { keyStyle: 'flag' as const }),
+  });
 }
 
 /**
@@ -107,6 +112,12 @@ export function addGridCommand(program: Command, io: CliIo): void {
     )
     .option('--plugin <package...>', 'third-party plugin packages', [])
     .action(async (opts) => {
+      if (opts.queue && !opts.artifacts) {
+        throw new UnlearnError(
+          'UNLEARN_INVALID_OPTIONS',
+          '--queue needs --artifacts: the store (a shared folder or a redis:// URL) the workers write to and the report is read from.',
+        );
+      }
       const spec = await gridFromOptions(opts);
       await checkGrid(spec, opts.plugin);
       const saveDir = path.resolve(opts.saveDir ?? path.join('runs', `grid-${spec.name}`));
