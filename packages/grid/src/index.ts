@@ -79,14 +79,7 @@ export {
   summarizeGrid,
   writeGridReport,
 } from './report/index.js';
-export {
-  CELL_ATTEMPTS,
-  type CellExecutor,
-  cellFailure,
-  failureReason,
-  isPermanentFailure,
-  parseFailureReason,
-} from './runner/cell-executor.js';
+export { CELL_ATTEMPTS, type CellExecutor, isPermanentFailure } from './runner/cell-executor.js';
 export { type EmbeddedRunResult, type RunGridEmbeddedOptions, runGridEmbedded } from './runner/run-embedded.js';
 export { REPORT_PREFIX, collectGridResults, fetchGridReport, publishGridReport } from './runner/collect-results.js';
 export { GRID_QUEUE, checkQueue, connectQueue, gridJobId } from './queue/connection.js';
