@@ -1,5 +1,5 @@
 import { type DataSplits, type DependencyContainer, type Model, runEvaluator } from '@unlearnjs/core';
-import { referenceTestSet } from '@unlearnjs/eval-mia';
+import { referenceTestSet, withPredictionCache } from '@unlearnjs/eval-mia';
 
 /** Options of {@link evaluateModel}. */
 export interface EvaluateModelOptions {
@@ -49,17 +49,22 @@ export async function evaluateModel(
     classToForget: splits.classToForget,
   };
   const batchSize = options.batchSize ?? 256;
-  const acc = await runEvaluator(container, 'accuracy', { model, data, options: { maxRetain: options.maxRetain, batchSize } });
-  const metrics: ModelEvaluation['metrics'] = { UA: acc.metrics.UA, RA: acc.metrics.RA, TA: acc.metrics.TA, 'MIA-efficacy': 0 };
-  if (options.allMiaMetrics) Object.assign(metrics, acc.metrics);
-  if (options.mia ?? true) {
-    const mia = await runEvaluator(container, 'svc-mia', {
-      model,
-      data,
-      options: options.allMiaMetrics ? { batchSize } : { features: ['confidence'], privacy: false, batchSize },
-    });
-    if (options.allMiaMetrics) Object.assign(metrics, mia.metrics);
-    metrics['MIA-efficacy'] = mia.metrics['MIA-efficacy'];
-  }
+  // Both evaluators predict the forget set, and svc-mia's shadow sets are retain and test
+  // images the accuracy evaluator predicts too: each image runs through the model once.
+  const metrics = await withPredictionCache(model, async () => {
+    const acc = await runEvaluator(container, 'accuracy', { model, data, options: { maxRetain: options.maxRetain, batchSize } });
+    const out: ModelEvaluation['metrics'] = { UA: acc.metrics.UA, RA: acc.metrics.RA, TA: acc.metrics.TA, 'MIA-efficacy': 0 };
+    if (options.allMiaMetrics) Object.assign(out, acc.metrics);
+    if (options.mia ?? true) {
+      const mia = await runEvaluator(container, 'svc-mia', {
+        model,
+        data,
+        options: options.allMiaMetrics ? { batchSize } : { features: ['confidence'], privacy: false, batchSize },
+      });
+      if (options.allMiaMetrics) Object.assign(out, mia.metrics);
+      out['MIA-efficacy'] = mia.metrics['MIA-efficacy'];
+    }
+    return out;
+  });
   return { metrics, heldOut: referenceTestSet(data).description };
 }

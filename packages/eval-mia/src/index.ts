@@ -9,7 +9,7 @@
  * @packageDocumentation
  */
 export { accuracyPlugin, registerEvalMia, svcMiaPlugin } from './register.js';
-export { AccuracyEvaluator, accuracyOptionsSchema, type AccuracyOptions } from './accuracy-evaluator.js';
+export { AccuracyEvaluator, accuracyOptionsSchema, type AccuracyOptions, withPredictionCache } from './accuracy-evaluator.js';
 export {
   SVM_CLASSIFIER_FACTORY,
   SvcMiaEvaluator,

@@ -2,7 +2,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { type EvalData, createContainer, createMemoryLogger, listPlugins, runEvaluator, subsetOf } from '@unlearnjs/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registerEvalMia } from '@unlearnjs/eval-mia';
+import { registerEvalMia, withPredictionCache } from '@unlearnjs/eval-mia';
 import { type Pixel, channelModel, makeSet, pixel, range } from './helpers.js';
 
 beforeAll(async () => {
@@ -105,6 +105,59 @@ describe('accuracy evaluator', () => {
     expect(await code(runEvaluator(container(), 'accuracy', { model, data: { ...data, forget: subsetOf(train, []) } }))).toBe(
       'UNLEARN_INVALID_OPTIONS',
     );
+    model.dispose();
+  });
+});
+
+describe('withPredictionCache', () => {
+  /** The channel model, counting the images its forward pass sees. */
+  function countingModel() {
+    const model = channelModel();
+    const counted = { images: 0 };
+    const forward = model.forward.bind(model);
+    model.forward = (x, o) => {
+      counted.images += x.shape[0];
+      return forward(x, o);
+    };
+    return { model, counted };
+  }
+
+  it('gives every evaluator the same results as without it, predicting each image once, without leaks', async () => {
+    const data: EvalData = { forget, retain, test: testAll, classToForget: 2 };
+    const plain = countingModel();
+    const accPlain = await runEvaluator(container(), 'accuracy', { model: plain.model, data, options: { batchSize: 4, maxRetain: 15 } });
+    const miaPlain = await runEvaluator(container(), 'svc-mia', { model: plain.model, data, options: { batchSize: 4 } });
+    const cached = countingModel();
+    const before = tf.memory().numTensors;
+    const [acc, mia] = await withPredictionCache(cached.model, async () => [
+      await runEvaluator(container(), 'accuracy', { model: cached.model, data, options: { batchSize: 4, maxRetain: 15 } }),
+      await runEvaluator(container(), 'svc-mia', { model: cached.model, data, options: { batchSize: 4 } }),
+    ]);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(acc).toEqual(accPlain);
+    expect(mia).toEqual(miaPlain);
+    // Distinct images: the forget set, the 15 sampled retain images plus the shadow members
+    // among the rest, and the test set.
+    expect(cached.counted.images).toBeLessThan(plain.counted.images);
+    expect(cached.counted.images).toBeLessThanOrEqual(forget.indices.length + retain.indices.length + testAll.indices.length);
+    // Outside the scope nothing is kept: the model runs again.
+    const again = cached.counted.images;
+    await runEvaluator(container(), 'accuracy', { model: cached.model, data });
+    expect(cached.counted.images).toBe(again + forget.indices.length + 20 + testAll.indices.length);
+    plain.model.dispose();
+    cached.model.dispose();
+  });
+
+  it('predicts a changed model afresh in a new scope', async () => {
+    const data: EvalData = { forget, retain, test: testAll, classToForget: -1 };
+    const model = channelModel();
+    const first = await withPredictionCache(model, () => runEvaluator(container(), 'accuracy', { model, data }));
+    const w = tf.mul(tf.eye(3), -10);
+    model.load(new Map([['w', w]]));
+    w.dispose();
+    const second = await withPredictionCache(model, () => runEvaluator(container(), 'accuracy', { model, data }));
+    expect(second.metrics).toEqual((await runEvaluator(container(), 'accuracy', { model, data })).metrics);
+    expect(second.metrics.RA).not.toBe(first.metrics.RA);
     model.dispose();
   });
 });

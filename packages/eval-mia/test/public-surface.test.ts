@@ -34,6 +34,7 @@ it('exports exactly its public API', () => {
     'svcMiaOptionsSchema',
     'svcMiaPlugin',
     'validateResults',
+    'withPredictionCache',
     'writeReport',
   ]);
 });
