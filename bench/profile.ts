@@ -2,6 +2,7 @@
  * Per-kernel profile of training steps on a tfjs backend (default wasm).
  *
  *   tsx --conditions=@unlearnjs/source bench/profile.ts --model resnet18-w16 --batch 64 [--steps 2] [--backend wasm] [--json]
+ *       [--mode train|infer]   (infer: eval-mode forward passes, as the evaluators run them)
  *       [--without Identity,Sum,Mean] [--by-shape] [--top 15]   (A/B: leave these @unlearnjs/backend-wasm kernels out)
  *
  * Every kernel registered for the backend is wrapped with a timer (the wasm and cpu backends
@@ -39,6 +40,7 @@ const modelId = get('model', 'resnet18-w16') as BenchModel;
 const batch = Number(get('batch', '64'));
 const steps = Number(get('steps', '2'));
 const backendName = get('backend', 'wasm') as BackendRequest;
+const mode = get('mode', 'train');
 
 const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
@@ -148,16 +150,29 @@ async function main(): Promise<void> {
   for (let i = 0; i < images.length; i++) images[i] = rng.int(256);
   const labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) labels[i] = rng.int(10);
-  await train(model, {
-    data: fullSubset(createImageSet({ images, labels })),
-    epochs: 1,
-    batchSize: batch,
-    lr: 0.01,
-    augment: false,
-    shuffle: false,
-    evalEvery: 0,
-    services: runServices(container, 'profile'),
-  });
+  if (mode === 'infer') {
+    // Eval-mode forward passes with one readback each, as predictProbabilities runs them.
+    const x = tf.randomUniform([batch, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    for (let s = 0; s <= steps; s++) {
+      stamps.push(performance.now());
+      const out = tf.tidy(() => tf.softmax(model.forward(x, { training: false })));
+      out.dataSync();
+      out.dispose();
+      on = true; // after the warm-up pass
+    }
+    stamps.push(performance.now());
+    x.dispose();
+  } else
+    await train(model, {
+      data: fullSubset(createImageSet({ images, labels })),
+      epochs: 1,
+      batchSize: batch,
+      lr: 0.01,
+      augment: false,
+      shuffle: false,
+      evalEvery: 0,
+      services: runServices(container, 'profile'),
+    });
   model.dispose();
   const stepMs = (stamps[stamps.length - 1] - stamps[1]) / steps;
   const rows = [...stats.entries()]
