@@ -144,7 +144,10 @@ function weightGrad(cols: tf.Tensor3D, dy: tf.Tensor, rows: Rows, shape: number[
   }
   // One product with the directions side by side, `colsᵀ · [δ_1 … δ_m]`: the shape of a weight
   // gradient that the backend's matMul runs well (a broadcast batched product ran ~10× slower).
-  const d = rows.m === 1 ? tf.reshape(dy, [b * p, out]) : tf.reshape(tf.transpose(tf.reshape(dy, [rows.m, b * p, out]), [1, 0, 2]), [b * p, rows.m * out]);
+  const d =
+    rows.m === 1
+      ? tf.reshape(dy, [b * p, out])
+      : tf.reshape(tf.transpose(tf.reshape(dy, [rows.m, b * p, out]), [1, 0, 2]), [b * p, rows.m * out]);
   const g = tf.matMul(tf.reshape(cols, [b * p, kdim]) as tf.Tensor2D, d as tf.Tensor2D, true, false);
   if (rows.m === 1) return tf.expandDims(g, 0);
   return tf.transpose(tf.reshape(g, [kdim, rows.m, out]), [1, 0, 2]);
