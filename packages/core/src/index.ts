@@ -129,6 +129,7 @@ export {
   type LossFunction,
 } from './training/train.js';
 export * from './training/gradient-tools.js';
+export * from './training/per-sample-gradients.js';
 export {
   classifierOutputs,
   concatSubsets,
