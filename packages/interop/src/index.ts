@@ -29,9 +29,8 @@ export {
   TORCH_RESNET18_ARCH,
   torchResNet18Definition,
   torchResNet18Factory,
-  torchResNet18ModelPlugin,
-  registerInterop,
 } from './torch-resnet18-model.js';
+export { registerInterop, tfjsLayersModelPlugin, torchResNet18ModelPlugin } from './register.js';
 export {
   type MaskSource,
   type TorchResNet18Arch,
@@ -52,7 +51,6 @@ export {
   tfjsLayersOptionsSchema,
   tfjsLayersDefinition,
   tfjsLayersFactory,
-  tfjsLayersModelPlugin,
 } from './tfjs-layers-model.js';
 export { SUPPORTED_LAYER_CLASSES } from './tfjs-layers-topology.js';
 export {

@@ -1,11 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  API_VERSION,
   type ForwardContext,
   Model,
   type ModelDefinition,
   type ModelFactory,
-  type Plugin,
   type Rng,
   UnlearnError,
   dense,
@@ -21,12 +19,6 @@ export interface TfjsLayersOptions {
    * Keras), or `LayersModel.toJSON(null, false)`. Stored in checkpoints as it is.
    */
   topology: Record<string, unknown>;
-}
-
-declare module '@unlearnjs/core' {
-  interface ModelOptionsByName {
-    'tfjs-layers': TfjsLayersOptions;
-  }
 }
 
 /** Architecture id of {@link tfjsLayersDefinition}. */
@@ -259,8 +251,8 @@ export function tfjsLayersDefinition(options: TfjsLayersOptions): ModelDefinitio
  *
  * @remarks See {@link tfjsLayersDefinition}.
  */
-export const tfjsLayersFactory: ModelFactory<TfjsLayersOptions> = {
-  name: TFJS_LAYERS_ARCH,
+export const tfjsLayersFactory = {
+  name: TFJS_LAYERS_ARCH as typeof TFJS_LAYERS_ARCH,
   optionsSchema: tfjsLayersOptionsSchema,
   /**
    * Build a freshly initialised model of the topology.
@@ -271,23 +263,4 @@ export const tfjsLayersFactory: ModelFactory<TfjsLayersOptions> = {
   build(options: TfjsLayersOptions, rng: Rng): Model {
     return new Model(tfjsLayersDefinition(options), rng);
   },
-};
-
-/**
- * The `tfjs-layers` model plugin: any TensorFlow.js layers model (Sequential or functional) of
- * the supported layer classes, the architecture `importLayersModel` builds.
- *
- * @example
- * ```ts
- * const container = createContainer({ seed: 0, use: [registerInterop] });
- * const model = createModel(container, 'tfjs-layers', { topology: layersModel.toJSON(null, false) });
- * ```
- */
-export const tfjsLayersModelPlugin: Plugin<'model'> = {
-  kind: 'model',
-  name: TFJS_LAYERS_ARCH,
-  apiVersion: API_VERSION,
-  description:
-    'A TensorFlow.js layers model (model.json topology: Conv2D, Dense, BatchNormalization, pooling, ...), weights under their tfjs names.',
-  create: () => tfjsLayersFactory,
-};
+} satisfies ModelFactory<TfjsLayersOptions>;

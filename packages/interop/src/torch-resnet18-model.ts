@@ -1,26 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  API_VERSION,
-  type DependencyContainer,
   type ForwardContext,
   type LinearOp,
   Model,
   type ModelDefinition,
   type ModelFactory,
-  type Plugin,
   type ResNet18Options,
   type Rng,
-  registerPlugin,
   resnet18Definition,
   resnet18OptionsSchema,
 } from '@unlearnjs/core';
-import { tfjsLayersModelPlugin } from './tfjs-layers-model.js';
-
-declare module '@unlearnjs/core' {
-  interface ModelOptionsByName {
-    'torch-resnet18': ResNet18Options;
-  }
-}
 
 /** Architecture id of {@link torchResNet18Definition}. */
 export const TORCH_RESNET18_ARCH = 'torch-resnet18';
@@ -79,8 +68,8 @@ export function torchResNet18Definition(options: ResNet18Options): ModelDefiniti
  *
  * @remarks See {@link torchResNet18Definition}.
  */
-export const torchResNet18Factory: ModelFactory<ResNet18Options> = {
-  name: TORCH_RESNET18_ARCH,
+export const torchResNet18Factory = {
+  name: TORCH_RESNET18_ARCH as typeof TORCH_RESNET18_ARCH,
   optionsSchema: resnet18OptionsSchema,
   /**
    * Build a freshly initialised model.
@@ -91,39 +80,4 @@ export const torchResNet18Factory: ModelFactory<ResNet18Options> = {
   build(options: ResNet18Options, rng: Rng): Model {
     return new Model(torchResNet18Definition(options), rng);
   },
-};
-
-/**
- * The `torch-resnet18` model plugin: the reference's CIFAR ResNet-18 with PyTorch's padding, the
- * architecture {@link importTorchResNet18} builds.
- *
- * @example
- * ```ts
- * const container = createContainer({ seed: 0, use: [registerInterop] });
- * const model = createModel(container, 'torch-resnet18', { width: 64 });
- * ```
- */
-export const torchResNet18ModelPlugin: Plugin<'model'> = {
-  kind: 'model',
-  name: TORCH_RESNET18_ARCH,
-  apiVersion: API_VERSION,
-  description: 'ResNet-18, CIFAR variant, with PyTorch padding at the stride-2 convs: the architecture of imported PyTorch checkpoints.',
-  create: () => torchResNet18Factory,
-};
-
-/**
- * Register interop's model architectures (`torch-resnet18`, `tfjs-layers`) on a run container, so
- * that checkpoints of imported PyTorch and TensorFlow.js models load with
- * `createModel(container, meta.arch, meta.config)`.
- *
- * @param container - the run's container, from `createContainer`
- * @throws UnlearnError `UNLEARN_DUPLICATE_PLUGIN` when another model plugin is named `torch-resnet18` or `tfjs-layers`
- * @example
- * ```ts
- * const container = createContainer({ seed: 1, use: [registerCoreModels, registerInterop] });
- * ```
- */
-export function registerInterop(container: DependencyContainer): void {
-  registerPlugin(container, torchResNet18ModelPlugin);
-  registerPlugin(container, tfjsLayersModelPlugin);
-}
+} satisfies ModelFactory<ResNet18Options>;
