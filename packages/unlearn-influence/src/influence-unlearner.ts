@@ -12,8 +12,8 @@ import {
   vectorSize,
 } from '@unlearnjs/core';
 import { z } from 'zod';
-import { influenceGradient, perSampleGradients } from './influence-gradient.js';
-import { woodFisherSolve } from './woodfisher.js';
+import { influenceGradient } from './influence-gradient.js';
+import { woodFisherSolveBatched } from './woodfisher-batched.js';
 
 /**
  * Zod schema of {@link InfluenceOptions}.
@@ -54,17 +54,19 @@ export const INFLUENCE_VECTORS_HELD = 3;
  * From "Model Sparsity Can Simplify Machine Unlearning" (Jia, Liu et al., NeurIPS 2023):
  * 1. `v = n_f/(n_f+n_r) · (mean ∇CE over D_f − mean ∇CE over D_r)` ({@link influenceGradient},
  *    eval mode, batches of `batchSize`);
- * 2. k from the per-sample gradients of the first `numSamples` retain images, one at a time,
- *    with damping N = the number of images used ({@link woodFisherSolve}; the reference uses
- *    N = 1000 and reads the first 1,002 images);
+ * 2. k from the per-sample gradients of the first `numSamples` retain images, in order, with
+ *    damping N = the number of images used ({@link woodFisherSolveBatched}: stacked per-sample
+ *    gradients chunk by chunk where core can batch the model, one image at a time otherwise;
+ *    the reference uses N = 1000 and reads the first 1,002 images);
  * 3. k is masked, θ ← θ + α·k, then the masks are applied: pruned weights stay exactly zero.
  *
  * All trainable variables (`model.trainableVariables()`) move; gradients of pruned weights are
  * masked, as PyTorch's pruning reparametrisation gives.
  *
  * Memory: at most {@link INFLUENCE_VECTORS_HELD} parameter-sized float32 vectors at once (the
- * forget mean, the retain sum and a batch gradient; then k, o and the current per-sample
- * gradient), never the N gradients. For ResNet-18 at width 64 (11,173,962 parameters) that
+ * forget mean, the retain sum and a batch gradient; then v, g₁ and one chunk of stacked
+ * per-sample gradients, at most core's `perSampleChunkSize` budget, 512 MiB by default), never
+ * the N gradients. For ResNet-18 at width 64 (11,173,962 parameters) that
  * is 3 × 11,173,962 × 4 B = 134,087,544 B ≈ 134 MB (128 MiB), besides the model and the
  * activations of one forward/backward pass. The report's `extra.memoryBytes` gives the figure
  * for the model at hand.
@@ -115,8 +117,11 @@ export class InfluenceUnlearner implements Unlearner<InfluenceOptions> {
     const task = services.progress.start('influence: woodfisher', damping, 'img');
     let count: number;
     try {
-      ({ direction: k, count } = woodFisherSolve(v, perSampleGradients(model, sampled, { variables }), {
+      // Stacked per-sample gradients, chunk by chunk (never one vector per image), where core
+      // can batch the model; the per-image path otherwise.
+      ({ direction: k, count } = woodFisherSolveBatched(model, v, sampled, {
         damping,
+        variables,
         signal: services.signal,
         onStep: () => task.tick(1),
       }));
