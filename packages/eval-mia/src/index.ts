@@ -32,6 +32,7 @@ export {
   resultRow,
 } from './results-schema.js';
 export { type ReferenceTestSet, referenceTestSet } from './reference-test-set.js';
+export { CHART_PALETTE, escapeXml, niceScale, reportStyle } from './report-kit.js';
 export { GAP_METRICS, type GapMetric, type GapRow, gapToRetrain } from './gap-to-retrain.js';
 export { REPORT_METRICS, type ReportMetric } from './report-layout.js';
 export { renderMarkdownTable, renderGapMarkdownTable, renderMarkdownReport } from './render-markdown-table.js';

@@ -11,18 +11,10 @@ import {
   sparsitiesOf,
   sparsityLabel,
 } from './report-layout.js';
+import { reportStyle } from './report-kit.js';
 import type { Results } from './results-schema.js';
 
-const STYLE = `
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #222; }
-table { border-collapse: collapse; margin: 1rem 0; font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; }
-td.num { text-align: right; }
-th { background: #f4f4f4; }
-.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
-.charts figure { margin: 0; }
-.meta { color: #555; }
-`;
+const STYLE = reportStyle(72);
 
 /**
  * A self-contained HTML report: the results table (methods × metrics × sparsities), a bar chart

@@ -1,17 +1,6 @@
 import { METRIC_TITLES, escapeXml, methodLines, sparsitiesOf, sparsityLabel } from './report-layout.js';
+import { CHART_PALETTE as PALETTE, niceScale } from './report-kit.js';
 import type { Results } from './results-schema.js';
-
-/** Bar colours, one per sparsity (colour-blind-friendly Tableau 10). */
-const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1'];
-
-/** A round upper bound and tick step for values up to `max` (about 5 ticks of 1, 2 or 5 × 10^k). */
-function niceScale(max: number): { top: number; step: number } {
-  if (!(max > 0)) return { top: 1, step: 0.2 };
-  const raw = max / 5;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = ([1, 2, 5, 10].find((m) => m * mag >= raw) as number) * mag;
-  return { top: Math.ceil(max / step - 1e-9) * step, step };
-}
 
 /** Trim floating noise from tick labels (0.30000000000000004 → 0.3). */
 function tickLabel(v: number): string {

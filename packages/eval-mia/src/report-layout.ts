@@ -1,3 +1,4 @@
+export { escapeXml } from './report-kit.js';
 import { type GapRow, gapToRetrain } from './gap-to-retrain.js';
 import type { ResultRow, Results, RowSparsity } from './results-schema.js';
 
@@ -62,11 +63,6 @@ export function hasRetrain(results: Results): boolean {
 /** A number with 2 decimals, or an en dash when absent. @internal */
 export function fmt(v: number | null | undefined): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(2);
-}
-
-/** Escape text for XML/HTML content and attribute values. @internal */
-export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
 
 /**

@@ -6,6 +6,7 @@ import { expect, it } from 'vitest';
 it('exports exactly its public API', () => {
   expect(Object.keys(api).sort()).toEqual([
     'AccuracyEvaluator',
+    'CHART_PALETTE',
     'GAP_METRICS',
     'MIA_FEATURES',
     'REPORT_METRICS',
@@ -16,9 +17,11 @@ it('exports exactly its public API', () => {
     'accuracyPlugin',
     'createSvmClassifier',
     'entropy',
+    'escapeXml',
     'gapToRetrain',
     'miaFeatureMatrix',
     'modifiedEntropy',
+    'niceScale',
     'readResults',
     'referenceTestSet',
     'registerEvalMia',
@@ -27,6 +30,7 @@ it('exports exactly its public API', () => {
     'renderMarkdownReport',
     'renderMarkdownTable',
     'renderSvgChart',
+    'reportStyle',
     'resultMetricsSchema',
     'resultRow',
     'resultRowSchema',

@@ -1,3 +1,4 @@
+import { reportStyle } from '@unlearnjs/eval-mia';
 import type { GridResults } from './grid-results-schema.js';
 import { renderSpreadChart } from './render-spread-chart.js';
 import {
@@ -13,16 +14,7 @@ import {
   tables,
 } from './report-format.js';
 
-const STYLE = `
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 80rem; padding: 0 1rem; color: #222; }
-table { border-collapse: collapse; margin: 1rem 0; font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; }
-td.num { text-align: right; white-space: nowrap; }
-th { background: #f4f4f4; }
-.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
-.charts figure { margin: 0; }
-.meta { color: #555; }
-`;
+const STYLE = reportStyle(80);
 
 /**
  * The grid report as one self-contained HTML page: per model × scenario, the table of mean ±

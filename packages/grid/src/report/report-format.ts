@@ -1,3 +1,4 @@
+export { escapeXml } from '@unlearnjs/eval-mia';
 import { REPORT_METRICS } from '@unlearnjs/eval-mia';
 import type { Scenario } from '../types.js';
 import type { GridResults, GridSummaryGroup } from './grid-results-schema.js';
@@ -81,12 +82,3 @@ export const STATS_NOTE =
   'Each cell is the mean ± sample standard deviation (denominator n − 1) over the n seeds whose cell finished; with n = 1 there is no ±. ' +
   'Metrics in percent, RTE in minutes. Avg. Gap: the mean of |method − retrain| over UA, MIA-efficacy, RA and TA, computed per seed against ' +
   "that seed's retrain row (same model, scenario and sparsity), then averaged over seeds (lower is better).";
-
-/**
- * Escape text for XML/HTML content and attribute values.
- * @remarks eval-mia has the same helper but does not export it; five replacements are not
- * worth widening its public API. @internal
- */
-export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
-}
