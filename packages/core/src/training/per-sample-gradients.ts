@@ -15,8 +15,8 @@ export interface TapeValue {
 
 /**
  * The layers a {@link PerSampleForward} may use: an eval-mode forward pass that records what
- * the batched backward pass of {@link batchedGradients} needs. Every parameter is read from
- * the model by name.
+ * the batched backward passes of {@link batchedPerSampleGradients} and
+ * {@link batchedDirectionalGradients} need. Every parameter is read from the model by name.
  */
 export interface PerSampleTape {
   /** The network input, raw `[b, h, w, c]` pixels (no gradient flows to it). */
