@@ -260,8 +260,10 @@ export function compileLayersTopology(topology: Record<string, unknown>): Layers
   };
   let built: tfl.LayersModel;
   try {
-    const cls = modelConfig.class_name === 'Sequential' ? tfl.Sequential : tfl.LayersModel;
-    built = cls.fromConfig(cls as never, tsConfig.config, {}, true) as tfl.LayersModel;
+    built =
+      modelConfig.class_name === 'Sequential'
+        ? tfl.Sequential.fromConfig<tfl.Sequential>(tfl.Sequential, tsConfig.config, {}, true)
+        : tfl.LayersModel.fromConfig<tfl.LayersModel>(tfl.LayersModel, tsConfig.config, {}, true);
   } catch (err) {
     throw invalid(`TensorFlow.js could not build the model from its topology: ${(err as Error).message}`, {});
   }

@@ -72,7 +72,7 @@ export function makeConv2D(stock: StockKernels): KernelFunc {
               [0, 0],
             ])
           : inputs.x;
-      return scope.run('Conv2D', { x: padded, filter: inputs.filter }, { ...attrs, pad: 'valid' } as never);
+      return scope.run('Conv2D', { x: padded, filter: inputs.filter }, { ...args.attrs, pad: 'valid' });
     });
   };
 }

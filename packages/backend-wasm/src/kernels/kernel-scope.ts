@@ -67,7 +67,7 @@ export class KernelScope {
         },
       );
     }
-    const out = fn({ inputs, backend: this.backend as never, attrs }) as TensorInfo;
+    const out = fn({ inputs, backend: this.backend, attrs }) as TensorInfo;
     this.temps.push(out);
     return out;
   }
