@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { createPlugin, loadModel, parseOptions } from '@unlearnjs/core';
+import { UnlearnError, createPlugin, loadModel, parseOptions } from '@unlearnjs/core';
 import { type ArtifactStore, type Cell, type GridSpec, cellArtifactKey, expandGrid, putJson } from '@unlearnjs/grid';
 import { sparsityReport } from '@unlearnjs/pruning-imp';
 import { type RunPipelineOptions, computeRow, preparePipeline, pruneToSparse, trainDense } from '../pipeline/run-pipeline.js';
@@ -38,15 +38,25 @@ export async function runCell(
     }
     const input = path.join(dir, 'input.ckpt');
     const from = expandGrid(spec).find((c) => c.id === cell.needs[0]) as Cell;
-    await store.get(cellArtifactKey(from), input);
     if (cell.kind === 'prune') {
-      if (!config.prune) throw new Error(`preset ${spec.preset} has no pruner`);
-      await loadModel(input, ctx.model);
+      if (!config.prune) {
+        throw new UnlearnError('UNLEARN_INVALID_OPTIONS', `preset "${spec.preset}" has no pruner; use sparsity 0 only.`);
+      }
+      // A pruner that trains the dense model itself (the paper preset's OMP: train, prune, rewind
+      // to an early epoch of that training, retrain) starts from the seed's initial weights, as
+      // in the pipeline: its rewind point exists only in its own training. Its round 0 repeats a
+      // dense training (the dense rows keep the dense cell's model). Any other pruner prunes the
+      // dense cell's trained model.
+      if (!config.prune.trainsDense) {
+        await store.get(cellArtifactKey(from), input);
+        await loadModel(input, ctx.model);
+      }
       const file = path.join(dir, 'sparse.ckpt');
       await pruneToSparse(ctx, config.prune, path.join(dir, 'prune'), file);
       await store.put(cellArtifactKey(cell), file);
       return;
     }
+    await store.get(cellArtifactKey(from), input);
     const variant =
       cell.sparsity === 0
         ? { name: 'dense' as const, checkpoint: input, sparsity: 0 }
