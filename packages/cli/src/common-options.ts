@@ -34,6 +34,32 @@ export const CLI_SPLIT_NAMES: Readonly<Record<string, string>> = Object.freeze({
   seed: '--seed',
 });
 
+/** Help of `--data`: where CIFAR-10 is looked for. */
+const DATA_HELP =
+  'CIFAR-10 binary folder, or its parent (default: $CIFAR10_DIR, else ../shared/data/cifar10, else ~/.cache/unlearnjs/cifar10)';
+
+/**
+ * The `--backend` option, as every command that runs models takes it.
+ * @param description - its help line
+ */
+export function backendOption(description = 'tfjs backend'): Option {
+  return new Option('--backend <name>', description).choices(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto');
+}
+
+/**
+ * The options of the commands that run grid cells (`grid`, `worker`, `cell`): where the data
+ * is, which backend, which plugins. A worker's own flags, never a job's.
+ * @param cmd - the command
+ * @param pluginHelp - the help line of `--plugin`
+ * @returns the same command
+ */
+export function addCellRunOptions(
+  cmd: Command,
+  pluginHelp = 'third-party plugin packages to load (each exports a registerX function)',
+): Command {
+  return cmd.option('--data <dir>', DATA_HELP).addOption(backendOption()).option('--plugin <package...>', pluginHelp, []);
+}
+
 /**
  * Add the options every model-running command shares.
  * @param cmd - the command
@@ -43,12 +69,9 @@ export const CLI_SPLIT_NAMES: Readonly<Record<string, string>> = Object.freeze({
 export function addCommonOptions(cmd: Command, seedDefault: number): Command {
   return (
     cmd
-      .option(
-        '--data <dir>',
-        'CIFAR-10 binary folder, or its parent (default: $CIFAR10_DIR, else ../shared/data/cifar10, else ~/.cache/unlearnjs/cifar10)',
-      )
+      .option('--data <dir>', DATA_HELP)
       .option('--dataset <name>', 'data set; only cifar10 is supported', 'cifar10')
-      .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto'))
+      .addOption(backendOption())
       // Default 1: on the 2-core machines this CLI is sized for, 2 wasm threads were measured
       // slower than 1 whenever anything else ran (docs/performance.md, "Threads"), and the
       // pipeline already uses both cores with two row processes.

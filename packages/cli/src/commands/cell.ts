@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { UnlearnError, isUnlearnError, writeFileAtomic } from '@unlearnjs/core';
 import { openArtifactStore, parseGridJob } from '@unlearnjs/grid';
-import { type Command, Option } from 'commander';
-import type { CliIo } from '../common-options.js';
+import type { Command } from 'commander';
+import { type CliIo, addCellRunOptions } from '../common-options.js';
 import { runCell } from '../grid/run-cell.js';
 import { exitWithParent } from '../pipeline/row-worker.js';
 
@@ -13,15 +13,11 @@ import { exitWithParent } from '../pipeline/row-worker.js';
  * @param io - output streams
  */
 export function addCellCommand(program: Command, io: CliIo): void {
-  program
-    .command('cell', { hidden: true })
+  addCellRunOptions(program.command('cell', { hidden: true }))
     .description('Run one grid cell (started by `unlearn grid` and `unlearn worker`).')
     .requiredOption('--job <file>', 'the cell job (JSON payload)')
     .requiredOption('--artifacts <location>', 'artifact store: a folder or a redis:// URL')
     .requiredOption('--work-dir <dir>', 'local working folder')
-    .option('--data <dir>', 'CIFAR-10 folder')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto'))
-    .option('--plugin <package...>', 'third-party plugin packages', [])
     .option('--error-file <file>', 'where to write the coded error when the cell fails')
     .option('--exit-with-parent', 'exit when stdin closes (the parent process is gone)')
     .action(async (opts) => {

@@ -24,7 +24,7 @@ import {
   writeGridReport,
 } from '@unlearnjs/grid';
 import { type Command, Option } from 'commander';
-import type { CliIo } from '../common-options.js';
+import { type CliIo, addCellRunOptions } from '../common-options.js';
 import { gridPresetConfig, presetGrid, presetGridMethods } from '../grid/cell-config.js';
 import { cellProcessExecutor } from '../grid/cell-process.js';
 import { checkCellPlugins } from '../grid/run-cell.js';
@@ -91,26 +91,23 @@ function addGridFlags(cmd: Command): Command {
  * @param io - output streams
  */
 export function addGridCommand(program: Command, io: CliIo): void {
-  const grid = addGridFlags(
-    program
-      .command('grid')
-      // `grid status --queue …`: options after `status` are the subcommand's, not the grid's own
-      // `--queue` (commander would otherwise give them to the parent).
-      .enablePositionalOptions()
-      .description(
-        'Run an experiment grid (models × seeds × scenarios × sparsities × methods) and report mean ± std over seeds: here on a local process pool, or with --queue on BullMQ workers.',
-      ),
+  const grid = addCellRunOptions(
+    addGridFlags(
+      program
+        .command('grid')
+        // `grid status --queue …`: options after `status` are the subcommand's, not the grid's own
+        // `--queue` (commander would otherwise give them to the parent).
+        .enablePositionalOptions()
+        .description(
+          'Run an experiment grid (models × seeds × scenarios × sparsities × methods) and report mean ± std over seeds: here on a local process pool, or with --queue on BullMQ workers.',
+        ),
+    ),
   )
     .option('--save-dir <dir>', 'output folder (default runs/grid-<name>)')
     .option('--artifacts <location>', 'artifact store: a shared folder or a redis:// URL (default <save-dir>/artifacts)')
     .option('--jobs <n>', 'embedded runner: cells run at once (default: one per core)', integer('--jobs', 1, 256))
     .option('--queue <url>', 'enqueue on this Redis (redis:// or rediss://) for `unlearn worker`s instead of running here')
     .option('--no-wait', 'with --queue: enqueue and return; do not wait for the report')
-    .option('--data <dir>', 'CIFAR-10 folder (embedded runner)')
-    .addOption(
-      new Option('--backend <name>', 'tfjs backend of the cells').choices(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto'),
-    )
-    .option('--plugin <package...>', 'third-party plugin packages', [])
     .action(async (opts) => {
       if (opts.queue && !opts.artifacts) {
         throw new UnlearnError(

@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import { createContainer, isUnlearnError } from '@unlearnjs/core';
 import { checkQueue, connectQueue, openArtifactStore, redactRedisUrl, startGridWorker } from '@unlearnjs/grid';
-import { type Command, Option } from 'commander';
-import type { CliIo } from '../common-options.js';
+import type { Command } from 'commander';
+import { type CliIo, addCellRunOptions } from '../common-options.js';
 import { gridPresetConfig } from '../grid/cell-config.js';
 import { cellProcessExecutor } from '../grid/cell-process.js';
 import { checkCellPlugins } from '../grid/run-cell.js';
@@ -17,15 +17,11 @@ import { integer } from '../reference-args.js';
  * @param io - output streams
  */
 export function addWorkerCommand(program: Command, io: CliIo): void {
-  program
-    .command('worker')
+  addCellRunOptions(program.command('worker'), 'third-party plugin packages this worker may run (a job can never name one)')
     .description('Run grid cells from a BullMQ queue (see `unlearn grid --queue`).')
     .requiredOption('--queue <url>', 'the Redis of the grid (redis:// or rediss://)')
     .requiredOption('--artifacts <location>', 'artifact store shared by the workers: a folder (e.g. an NFS mount) or a redis:// URL')
     .option('--work-dir <dir>', "this worker's local folder (default .unlearnjs-worker)")
-    .option('--data <dir>', 'CIFAR-10 folder')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto'))
-    .option('--plugin <package...>', 'third-party plugin packages this worker may run (a job can never name one)', [])
     .option(
       '--lock-ms <ms>',
       'job lock: a killed worker loses its cell this long after its last renewal',
