@@ -12,7 +12,8 @@
  * Part 2 (scaling): the same small real grid (preset ci, ResNet-18 width 8, 300 train images,
  * seeds × {dense, 95%} × original + methods) run twice on fresh queues: by 1 `unlearn worker`,
  * then by 2 (each cell in its own process, 1 wasm thread). Prints the wall times and their
- * ratio; on 2 idle cores expect ≥ 1.7×.
+ * ratio (the issue expects ≥ 1.7× on 2 idle cores; docs/performance.md has the measured figure
+ * and what limits it).
  *
  * Prints one JSON line per part on stdout (progress on stderr), each with the 1-minute load
  * average.
