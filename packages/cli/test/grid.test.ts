@@ -228,3 +228,34 @@ describe('unlearn grid refuses bad input before anything runs', () => {
     expect(noRedis.err).toMatch(/\[UNLEARN_QUEUE_UNAVAILABLE\]/);
   });
 });
+
+describe('unlearn grid runs the preset recipe', () => {
+  it("gives a method named without options the preset's options, not the method's own defaults", async () => {
+    const dir = path.join(tmp, 'recipe');
+    const res = await run([
+      'grid',
+      '--name',
+      'recipe',
+      '--preset',
+      'quick',
+      '--seeds',
+      '1',
+      '--methods',
+      'retrain,ft+lora',
+      '--queue',
+      redis.url,
+      '--artifacts',
+      path.join(tmp, 'recipe-artifacts'),
+      '--no-wait',
+      '--save-dir',
+      dir,
+    ]);
+    expect(res.code, res.err).toBe(0);
+    const spec = JSON.parse(readFileSync(path.join(dir, 'grid.json'), 'utf8')) as {
+      methods: Array<{ method: string; options?: Record<string, unknown>; lora?: boolean }>;
+    };
+    // The quick preset's retrain is 4 epochs at lr 0.05 (retrain's own default is the reference's 182).
+    expect(spec.methods[0]).toMatchObject({ method: 'retrain', options: { epochs: 4, lr: 0.05, batchSize: 64 } });
+    expect(spec.methods[1]).toMatchObject({ method: 'ft', lora: true, options: { epochs: 2, lr: 0.01, batchSize: 64 } });
+  });
+});

@@ -50,12 +50,27 @@ async function gridFromOptions(opts: Record<string, string | undefined>): Promis
   const preset = typeof given.preset === 'string' ? given.preset : 'quick';
   // The preset's own grid fills the axes the file and the flags leave out.
   const raw = { ...presetGrid(preset), ...given };
-  return parseGridSpec(raw, {
+  const spec = parseGridSpec(raw, {
     source: opts.spec ?? 'the command line',
     defaults: { methods: presetGridMethods(preset) },
     // Without a file every key came from a flag (or the preset, whose grid is valid): name the flag.
     ...(opts.spec ? {} : { keyStyle: 'flag' as const }),
   });
+  return withPresetOptions(spec);
+}
+
+/**
+ * The preset is the recipe of every cell: a method named without options (`--methods ft`, or
+ * `- ft` in a file) runs with the preset's options for it (the quick preset's 2 epochs of FT),
+ * not with the method's own defaults (the reference's 10 epochs; 182 for retrain).
+ */
+function withPresetOptions(spec: GridSpec): GridSpec {
+  const recipe = presetGridMethods(spec.preset);
+  const methods = spec.methods.map((m) => {
+    const options = m.options ?? recipe.find((r) => r.method === m.method)?.options;
+    return options === undefined ? m : { ...m, options };
+  });
+  return { ...spec, methods };
 }
 
 /**
