@@ -1,9 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
-import { UnlearnError, createContainer, writeFileAtomic } from '@unlearnjs/core';
+import { UnlearnError, writeFileAtomic } from '@unlearnjs/core';
 import {
-  type Cell,
   type GridSpec,
   cellArtifactKey,
   checkQueue,
@@ -25,10 +24,9 @@ import {
 } from '@unlearnjs/grid';
 import { type Command, Option } from 'commander';
 import { type CliIo, addCellRunOptions } from '../common-options.js';
-import { gridPresetConfig, presetGrid, presetGridMethods } from '../grid/cell-config.js';
+import { presetGrid, presetGridMethods } from '../grid/cell-config.js';
 import { cellProcessExecutor } from '../grid/cell-process.js';
-import { checkCellPlugins } from '../grid/run-cell.js';
-import { FIRST_PARTY_PLUGINS, loadPluginPackages } from '../plugins.js';
+import { createCellCheck } from '../grid/run-cell.js';
 import { integer } from '../reference-args.js';
 
 /** The grid from `--spec FILE` and the axis flags (flags override the file's keys). */
@@ -77,12 +75,9 @@ function withPresetOptions(spec: GridSpec): GridSpec {
  * Refuse a grid this process cannot run before anything runs: its preset, models and methods
  * must be known (first-party or `--plugin`) and every method's options must pass its schema.
  */
-async function checkGrid(spec: GridSpec, plugins: readonly string[]): Promise<Cell[]> {
-  const container = createContainer({ use: [...FIRST_PARTY_PLUGINS, ...(await loadPluginPackages(plugins))] });
-  const cells = expandGrid(spec);
-  for (const model of spec.models) gridPresetConfig(spec, model);
-  for (const cell of cells) checkCellPlugins(container, cell);
-  return cells;
+async function checkGrid(spec: GridSpec, plugins: readonly string[]): Promise<void> {
+  const check = await createCellCheck(plugins);
+  for (const cell of expandGrid(spec)) check(cell, spec);
 }
 
 function addGridFlags(cmd: Command): Command {

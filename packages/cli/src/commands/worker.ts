@@ -1,12 +1,10 @@
 import * as path from 'node:path';
-import { createContainer, isUnlearnError } from '@unlearnjs/core';
+import { isUnlearnError } from '@unlearnjs/core';
 import { checkQueue, connectQueue, openArtifactStore, redactRedisUrl, startGridWorker } from '@unlearnjs/grid';
 import type { Command } from 'commander';
 import { type CliIo, addCellRunOptions } from '../common-options.js';
-import { gridPresetConfig } from '../grid/cell-config.js';
 import { cellProcessExecutor } from '../grid/cell-process.js';
-import { checkCellPlugins } from '../grid/run-cell.js';
-import { FIRST_PARTY_PLUGINS, loadPluginPackages } from '../plugins.js';
+import { createCellCheck } from '../grid/run-cell.js';
 import { integer } from '../reference-args.js';
 
 /**
@@ -30,7 +28,7 @@ export function addWorkerCommand(program: Command, io: CliIo): void {
     )
     .action(async (opts) => {
       const plugins: string[] = opts.plugin;
-      const container = createContainer({ use: [...FIRST_PARTY_PLUGINS, ...(await loadPluginPackages(plugins))] });
+      const checkCell = await createCellCheck(plugins);
       const connection = connectQueue(opts.queue);
       await checkQueue(connection, opts.queue);
       const execute = cellProcessExecutor({
@@ -44,10 +42,7 @@ export function addWorkerCommand(program: Command, io: CliIo): void {
       const { close } = startGridWorker({
         connection,
         execute: (job, run) => execute(job.spec, job.cell, run),
-        checkCell: (cell, spec) => {
-          gridPresetConfig(spec, cell.model);
-          checkCellPlugins(container, cell);
-        },
+        checkCell,
         openStore: (grid) => openArtifactStore(opts.artifacts, { namespace: grid }),
         lockMs: opts.lockMs,
         log,

@@ -1,10 +1,11 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { UnlearnError, createPlugin, loadModel, parseOptions } from '@unlearnjs/core';
+import { UnlearnError, createContainer, createPlugin, loadModel, parseOptions } from '@unlearnjs/core';
 import { type ArtifactStore, type Cell, type GridSpec, cellArtifactKey, expandGrid, putJson } from '@unlearnjs/grid';
 import { sparsityReport } from '@unlearnjs/pruning-imp';
 import { type RunPipelineOptions, computeRow, preparePipeline, pruneToSparse, trainDense } from '../pipeline/run-pipeline.js';
-import { type CellEnvironment, cellPipelineConfig } from './cell-config.js';
+import { FIRST_PARTY_PLUGINS, loadPluginPackages } from '../plugins.js';
+import { type CellEnvironment, cellPipelineConfig, gridPresetConfig } from './cell-config.js';
 
 /**
  * Run one grid cell in this process: fetch the model it starts from (verified) from the store,
@@ -78,16 +79,22 @@ async function measuredSparsity(model: Parameters<typeof loadModel>[1], file: st
 }
 
 /**
- * Check, before a cell runs, that this process can run it: its model and method are plugins it
- * knows (first-party, or loaded with its own `--plugin`), and the method's options pass the
- * method's schema.
- * @param container - a run container of this process
- * @param cell - the cell
+ * The one check, before a cell runs or a grid is enqueued, that this process can run a cell: the
+ * grid's preset knows the cell's model, its model and method are plugins this process has
+ * (first-party, or loaded with its own `--plugin`), and the method's options pass the method's
+ * schema. `unlearn grid` checks every cell with it before anything runs; `unlearn worker`
+ * checks each job's cell.
+ * @param plugins - the third-party plugin packages of this process (`--plugin`)
+ * @returns the check; it throws the plugin's or the schema's UnlearnError
  */
-export function checkCellPlugins(container: Parameters<typeof createPlugin>[0], cell: Cell): void {
-  createPlugin(container, 'model', cell.model);
-  if (cell.kind === 'row' && cell.method !== 'original') {
-    const unlearner = createPlugin(container, 'unlearner', cell.method);
-    parseOptions(unlearner.optionsSchema, cell.options ?? {}, `unlearner "${cell.method}"`);
-  }
+export async function createCellCheck(plugins: readonly string[]): Promise<(cell: Cell, spec: GridSpec) => void> {
+  const container = createContainer({ use: [...FIRST_PARTY_PLUGINS, ...(await loadPluginPackages(plugins))] });
+  return (cell, spec) => {
+    gridPresetConfig(spec, cell.model);
+    createPlugin(container, 'model', cell.model);
+    if (cell.kind === 'row' && cell.method !== 'original') {
+      const unlearner = createPlugin(container, 'unlearner', cell.method);
+      parseOptions(unlearner.optionsSchema, cell.options ?? {}, `unlearner "${cell.method}"`);
+    }
+  };
 }
