@@ -177,6 +177,9 @@ describe('BullMQ grid', () => {
         const results = JSON.parse(await readArtifact(store, 'report/results.json'));
         const codes = Object.fromEntries(results.failures.map((f: { id: string; code: string }) => [f.id, f.code]));
         expect(codes[bad.id]).toBe('UNLEARN_OUT_OF_MEMORY');
+        const attempts = Object.fromEntries(results.failures.map((f: { id: string; attempts: number }) => [f.id, f.attempts]));
+        expect(attempts[bad.id]).toBe(3);
+        expect(attempts[denseBad.id]).toBe(1);
         expect(codes[denseBad.id]).toBe('UNLEARN_INVALID_OPTIONS');
         // Everything of seed 1 needed the failed dense model; seed 2 lost only the one row.
         const seed1 = expandGrid(s).filter((c) => c.seed === 1 && c.kind !== 'dense');

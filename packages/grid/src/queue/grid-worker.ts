@@ -132,7 +132,9 @@ export function startGridWorker(options: GridWorkerOptions): { worker: Worker; c
       // Keys are `<prefix>:<queue>:<job id>`; job ids hold no ':' and start with `<grid>/`.
       const id = key.slice(key.lastIndexOf(':') + 1).slice(job.grid.length + 1);
       const { code, message } = parseFailureReason(reason);
-      byId.set(id, { id, code, message, attempts: CELL_ATTEMPTS });
+      // The attempts BullMQ made: 1 for a permanent error, up to CELL_ATTEMPTS otherwise.
+      const attempts = (await queue.getJob(gridJobId(job.grid, id)))?.attemptsMade ?? CELL_ATTEMPTS;
+      byId.set(id, { id, code, message, attempts });
     }
     const failures = [...byId.values()];
     for (const c of cells) {
