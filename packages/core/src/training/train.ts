@@ -30,12 +30,25 @@ export interface LossArgs {
 /** A batch loss; runs inside the gradient tape and returns a scalar. */
 export type LossFunction = (args: LossArgs) => tf.Scalar;
 
-/** Mean softmax cross-entropy of logits against integer labels. */
-export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+/**
+ * Mean softmax cross-entropy of logits against integer labels, optionally label-smoothed.
+ *
+ * @param logits - `[b, K]` model outputs
+ * @param labels - `[b]` class indices
+ * @param labelSmoothing - ε in [0, 1] @defaultValue 0
+ * @returns the mean loss over the batch (a scalar the caller disposes, or a tidy does)
+ * @remarks With ε > 0 the target of each image is `(1 − ε)·onehot + ε/K` over all K classes,
+ * the true one included: PyTorch's `F.cross_entropy(logits, labels, label_smoothing=ε)`
+ * (Szegedy et al. 2016, "Rethinking the Inception Architecture"), so the loss is
+ * `(1 − ε)·NLL + ε·mean_k(−log p_k)`. ε = 0 is the plain cross-entropy.
+ */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, labelSmoothing = 0): tf.Scalar {
   return tf.tidy(() => {
     const logp = tf.logSoftmax(logits);
-    const onehot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
-    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), 1))) as tf.Scalar;
+    const classes = logits.shape[1];
+    const onehot = tf.oneHot(tf.cast(labels, 'int32'), classes);
+    const target = labelSmoothing === 0 ? onehot : tf.add(tf.mul(onehot, 1 - labelSmoothing), labelSmoothing / classes);
+    return tf.neg(tf.mean(tf.sum(tf.mul(target, logp), 1))) as tf.Scalar;
   });
 }
 
@@ -78,6 +91,12 @@ export const trainOptionsSchema = z.object({
   /** Length of the schedule for cosine; default epochs + scheduleOffset. */
   scheduleEpochs: z.number().int().positive().optional(),
   augment: z.boolean().default(true),
+  /**
+   * Label smoothing ε of the default cross-entropy loss (PyTorch's `label_smoothing`; see
+   * {@link crossEntropy}); absent means 0, and a checkpoint written without it still resumes.
+   * A custom `loss` cannot be combined with ε > 0.
+   */
+  labelSmoothing: z.number().min(0, 'labelSmoothing must be in [0, 1]').max(1, 'labelSmoothing must be in [0, 1]').optional(),
   shuffle: z.boolean().default(true),
   dropLast: z.boolean().default(false),
   /** Split each batch into micro-batches of at most this size and accumulate gradients (memory). */
@@ -169,7 +188,15 @@ export async function train(model: Model, options: TrainOptions): Promise<TrainR
   const cfg = parseOptions(trainOptionsSchema, stripFunctions(options), 'train');
   ensureGradients();
   const { logger, progress, signal, rng } = options.services;
-  const lossFn: LossFunction = options.loss ?? ((a) => crossEntropy(a.logits, a.labels));
+  const smoothing = cfg.labelSmoothing ?? 0;
+  if (options.loss !== undefined && smoothing > 0) {
+    throw new UnlearnError(
+      'UNLEARN_INVALID_OPTIONS',
+      `${cfg.label}: labelSmoothing (${smoothing}) applies to the default cross-entropy only; drop it, or smooth the targets in your loss (crossEntropy(logits, labels, ${smoothing})).`,
+      { details: { field: 'labelSmoothing', value: smoothing } },
+    );
+  }
+  const lossFn: LossFunction = options.loss ?? ((a) => crossEntropy(a.logits, a.labels, smoothing));
   const optimizer = new SgdOptimizer({ momentum: cfg.momentum, weightDecay: cfg.weightDecay, nesterov: cfg.nesterov });
   const rngState = rng.state();
   const logs: EpochLog[] = [];
