@@ -4,6 +4,7 @@
  *   tsx --conditions=@unlearnjs/source bench/profile.ts --model resnet18-w16 --batch 64 [--steps 2] [--backend wasm] [--json]
  *       [--mode train|infer]   (infer: eval-mode forward passes, as the evaluators run them)
  *       [--without Identity,Sum,Mean] [--by-shape] [--top 15]   (A/B: leave these @unlearnjs/backend-wasm kernels out)
+ *       [--sparsity 0.95]   (prune the model first: global magnitude, as OMP)
  *
  * Every kernel registered for the backend is wrapped with a timer (the wasm and cpu backends
  * run kernels synchronously, so wall time around a kernel function is its time; kernels that
@@ -28,6 +29,7 @@ import {
   runServices,
   train,
 } from '@unlearnjs/core';
+import { applyGlobalMagnitudePruning } from '@unlearnjs/pruning-imp';
 import { type BenchModel, MODEL_SPECS } from './configs.js';
 import { withoutKernels } from './without-kernels.js';
 
@@ -144,6 +146,8 @@ async function main(): Promise<void> {
   const container = createContainer({ seed: 1, use: [registerCoreModels], logger, progress });
   const spec = MODEL_SPECS[modelId];
   const model = createModel(container, spec.arch, spec.options as never);
+  const sparsity = Number(get('sparsity', '0'));
+  if (sparsity > 0) applyGlobalMagnitudePruning(model, { rate: sparsity });
   const rng = new Rng(7);
   const n = batch * (steps + 1);
   const images = new Uint8Array(n * 3072);

@@ -1,5 +1,5 @@
 // Builds build/simd-kernels.wasm (wasm SIMD), build/simd-kernels-relaxed.wasm (wasm SIMD +
-// relaxed SIMD: fused multiply-adds) and their -shared variants (shared memory, for threads) from assembly/*.ts (conv-gradients, batch-norm, sgd, gelu, layer-norm, batched-mat-mul) with AssemblyScript (a dev
+// relaxed SIMD: fused multiply-adds) and their -shared variants (shared memory, for threads) from assembly/*.ts (conv-gradients, batch-norm, sgd, gelu, layer-norm, batched-mat-mul, sparse-conv) with AssemblyScript (a dev
 // dependency from the lock file). The binary is a build output, never committed: the root
 // `prepare` script runs this after `pnpm install`, and `pnpm --filter @unlearnjs/backend-wasm
 // build` before publishing.
@@ -32,6 +32,7 @@ for (const { file, features, flags } of builds) {
     join(root, 'assembly', 'gelu.ts'),
     join(root, 'assembly', 'layer-norm.ts'),
     join(root, 'assembly', 'batched-mat-mul.ts'),
+    join(root, 'assembly', 'sparse-conv.ts'),
     '--outFile',
     outFile,
     '-O3',

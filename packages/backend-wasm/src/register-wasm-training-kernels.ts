@@ -8,14 +8,16 @@ import {
   FUSED_GELU_KERNELS,
   FUSED_LAYER_NORM_KERNELS,
   FUSED_SGD_KERNEL,
+  MASKED_CONV_KERNELS,
 } from '@unlearnjs/core';
 import { batchNormInfer, batchNormTrain, batchNormTrainGrad } from './kernels/batch-norm.js';
-import { makeConv2D } from './kernels/conv2d.js';
+import { makeConv2D, makeMaskedConv2D } from './kernels/conv2d.js';
 import {
   makeConv2DBackpropFilter,
   makeConv2DBackpropInput,
   makeDepthwiseBackpropFilter,
   makeDepthwiseBackpropInput,
+  makeMaskedFilterGradient,
 } from './kernels/conv-kernels.js';
 import type { StockKernels } from './kernels/kernel-scope.js';
 import { gelu, geluGrad } from './kernels/gelu.js';
@@ -47,7 +49,9 @@ export type WasmTrainingKernelName =
   | typeof FUSED_GELU_KERNELS.forward
   | typeof FUSED_GELU_KERNELS.gradient
   | typeof FUSED_LAYER_NORM_KERNELS.forward
-  | typeof FUSED_LAYER_NORM_KERNELS.gradient;
+  | typeof FUSED_LAYER_NORM_KERNELS.gradient
+  | typeof MASKED_CONV_KERNELS.forward
+  | typeof MASKED_CONV_KERNELS.filterGradient;
 
 /** Options of {@link registerWasmTrainingKernels}. */
 export interface WasmTrainingKernelsOptions {
@@ -80,6 +84,8 @@ const FACTORIES: Record<WasmTrainingKernelName, (stock: StockKernels) => KernelF
   [FUSED_GELU_KERNELS.gradient]: () => geluGrad,
   [FUSED_LAYER_NORM_KERNELS.forward]: () => layerNorm,
   [FUSED_LAYER_NORM_KERNELS.gradient]: () => layerNormGrad,
+  [MASKED_CONV_KERNELS.forward]: makeMaskedConv2D,
+  [MASKED_CONV_KERNELS.filterGradient]: makeMaskedFilterGradient,
 };
 
 /**
@@ -96,6 +102,8 @@ const FUSED: ReadonlySet<WasmTrainingKernelName> = new Set([
   FUSED_GELU_KERNELS.gradient,
   FUSED_LAYER_NORM_KERNELS.forward,
   FUSED_LAYER_NORM_KERNELS.gradient,
+  MASKED_CONV_KERNELS.forward,
+  MASKED_CONV_KERNELS.filterGradient,
 ]);
 
 const ALL_NAMES = Object.keys(FACTORIES) as WasmTrainingKernelName[];

@@ -29,6 +29,7 @@ interface ChildResult {
   grads: Record<string, number[]>;
   bn: Digest;
   more: Digest;
+  sparse: Digest;
   heapBound: boolean;
   heapThreads: number;
   leaked: number;
@@ -116,6 +117,10 @@ describe('enableWasmThreads', () => {
     expect(one.heapThreads).toBe(1);
     expect(two.heapThreads).toBe(2);
     expect(two.more).toEqual(one.more);
+    // The sparse plane kernels split a pruned conv by output plane (forward, input gradient) and
+    // by entry (masked filter gradient): each sum is still done by one thread in one order.
+    expect(one.sparse.nonZero).toBeGreaterThan(one.sparse.length / 2);
+    expect(two.sparse).toEqual(one.sparse);
     expect(one.leaked).toBe(0);
     expect(two.leaked).toBe(0);
   });

@@ -29,6 +29,8 @@ const NAMES = [
   'UnlearnGeluGrad',
   'UnlearnLayerNorm',
   'UnlearnLayerNormGrad',
+  'UnlearnMaskedConv2D',
+  'UnlearnConv2DMaskedFilterGrad',
 ];
 
 // Stock configs as the wasm backend registered them, before this package does anything.

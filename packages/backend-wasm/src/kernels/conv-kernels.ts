@@ -12,6 +12,8 @@ import { type StockKernels, type WasmBackendLike, withScope } from './kernel-sco
 import { simdFilterGradient, simdInputGradient } from '../simd/conv-gradients-simd.js';
 import { simdConvGradientsWanted, simdKernels, simdKernelsHaveFma } from '../simd/simd-module.js';
 import { WINOGRAD_MIN_CHANNELS, isWinogradShape, winogradFilterGradient, winogradInputGradient } from '../simd/winograd-simd.js';
+import { heapView } from '../simd/conv-gradients-simd.js';
+import { planeKernelGeometry, sparseEnough, sparseFilterGradient, sparseInputGradient } from '../simd/sparse-conv-simd.js';
 
 /**
  * Fewest input channels for which a stride-1 `Conv2DBackpropInput` uses the SIMD gather kernel
@@ -82,6 +84,11 @@ export function makeConv2DBackpropInput(stock: StockKernels): KernelFunc {
       'channelsLast',
     );
     const g = geometryOf(info);
+    // A mostly-zero (pruned) filter: one sweep per nonzero weight.
+    if (planeKernelGeometry(g) && simdConvGradientsWanted() && sparseEnough(heapView(backend as WasmBackendLike, filter))) {
+      const sparse = sparseInputGradient(backend as WasmBackendLike, dy, filter, g);
+      if (sparse !== null) return sparse;
+    }
     // Strided: the SIMD gather skips the zeros a dilated dy would multiply (3/4 of the work at
     // stride 2). Stride 1: it wins from SIMD_INPUT_MIN_CHANNELS input channels.
     const strided = g.strideHeight > 1 || g.strideWidth > 1;
@@ -94,6 +101,44 @@ export function makeConv2DBackpropInput(stock: StockKernels): KernelFunc {
       if (fast !== null) return fast;
     }
     return withScope(backend as WasmBackendLike, stock, (scope) => inputGradient(scope, dy, filter, g, false));
+  };
+}
+
+/**
+ * The masked filter gradient core's `conv2d` asks for in training
+ * (`MASKED_CONV_KERNELS.filterGradient` of @unlearnjs/core): `Conv2DBackpropFilter(x, dy) ⊙ mask`. Where the mask is sparse enough
+ * (`SPARSE_CONV_MAX_DENSITY`) and the conv has stride 1, only the mask's ones are computed, one
+ * dot product each; otherwise the dense gradient is computed and masked.
+ */
+export function makeMaskedFilterGradient(stock: StockKernels): KernelFunc {
+  const dense = makeConv2DBackpropFilter(stock);
+  return (args) => {
+    const { inputs, backend, attrs } = args as unknown as Args<Conv2DBackpropFilterAttrs>;
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as Conv2DBackpropFilterAttrs;
+    const wasm = backend as WasmBackendLike;
+    const { x, dy, mask } = inputs;
+    if (dataFormat !== 'NCHW' && simdConvGradientsWanted() && sparseEnough(heapView(wasm, mask))) {
+      const info = backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number],
+        filterShape,
+        strides,
+        1,
+        pad,
+        dimRoundingMode,
+        false,
+        'channelsLast',
+      );
+      const g = geometryOf(info);
+      if (planeKernelGeometry(g)) {
+        const sparse = sparseFilterGradient(wasm, x, dy, mask, g);
+        if (sparse !== null) return sparse;
+      }
+    }
+    const out = dense({ ...args, inputs: { x, dy } }) as TensorInfo;
+    const dw = heapView(wasm, out);
+    const m = heapView(wasm, mask);
+    for (let i = 0; i < dw.length; i++) dw[i] *= m[i];
+    return out;
   };
 }
 

@@ -4,6 +4,8 @@ import { geometryOf } from './conv-gradients.js';
 import { simdConv2D } from '../simd/conv-gradients-simd.js';
 import { isWinogradShape, winogradForward } from '../simd/winograd-simd.js';
 import { simdConvGradientsWanted, simdKernelsHaveFma } from '../simd/simd-module.js';
+import { planeKernelGeometry, sparseConv2D, sparseEnough } from '../simd/sparse-conv-simd.js';
+import { heapView } from '../simd/conv-gradients-simd.js';
 
 /**
  * Fewest input channels for which a stride-1 `Conv2D` runs on the SIMD gather kernel (with
@@ -21,7 +23,9 @@ const SIMD_CONV_MIN_CHANNELS = 32;
  * explicit zero padding that `'same'` implies (tfjs's `computeConv2DInfo`) followed by the
  * stock kernel with `'valid'` padding. Stride-1 convolutions with at least
  * {@link SIMD_CONV_MIN_CHANNELS} input channels run on the package's SIMD gather kernel when it
- * has fused multiply-adds; every other case goes to the stock kernel unchanged.
+ * has fused multiply-adds; every other case goes to the stock kernel unchanged. A stride-1 conv
+ * whose filter is mostly zeros (a pruned layer: at most `SPARSE_CONV_MAX_DENSITY` nonzero) runs on
+ * the sparse plane kernels first, whose work is proportional to the nonzeros.
  */
 export function makeConv2D(stock: StockKernels): KernelFunc {
   return (args) => {
@@ -45,6 +49,13 @@ export function makeConv2D(stock: StockKernels): KernelFunc {
         false,
         'channelsLast',
       );
+    if (dataFormat !== 'NCHW' && inputs.x.dtype === 'float32' && simdConvGradientsWanted()) {
+      const g = geometryOf(convInfo());
+      if (planeKernelGeometry(g) && sparseEnough(heapView(backend as WasmBackendLike, inputs.filter))) {
+        const out = sparseConv2D(backend as WasmBackendLike, inputs.x, inputs.filter, g);
+        if (out !== null) return out;
+      }
+    }
     if (
       sh === 1 &&
       sw === 1 &&
@@ -75,4 +86,13 @@ export function makeConv2D(stock: StockKernels): KernelFunc {
       return scope.run('Conv2D', { x: padded, filter: inputs.filter }, { ...args.attrs, pad: 'valid' });
     });
   };
+}
+
+/**
+ * The forward kernel of core's masked conv (`MASKED_CONV_KERNELS.forward` of @unlearnjs/core):
+ * {@link makeConv2D}'s conv of `x` and `filter`; the mask input is only for its gradient.
+ */
+export function makeMaskedConv2D(stock: StockKernels): KernelFunc {
+  const conv = makeConv2D(stock);
+  return (args) => conv({ ...args, inputs: { x: args.inputs.x, filter: args.inputs.filter } });
 }

@@ -42,6 +42,8 @@ export interface RawExports {
   lnForward(...args: number[]): void;
   lnBackward(...args: number[]): void;
   batchedMatMul(...args: number[]): void;
+  planeAxpy(...args: number[]): void;
+  planeDots(...args: number[]): void;
 }
 
 /** The loaded kernels, with calls split across the SIMD threads. */
@@ -64,6 +66,13 @@ export interface SimdKernelExports {
   winogradOutput(m: number, y: number, th: number, tw: number, C: number, Tx: number, tiles: number): void;
   /** `winogradGradTransform(dy, d, th, tw, K, Tx)` over all tiles. */
   winogradGradTransform(dy: number, d: number, th: number, tw: number, K: number, Tx: number, tiles: number): void;
+  /**
+   * `planeAxpy(inp, out, idx, val, N, inImg, outImg, L)` of assembly/sparse-conv.ts over the
+   * entry ranges `parts` (one per thread; none may split an output plane).
+   */
+  planeAxpy(args: number[], parts: Array<[number, number]>): void;
+  /** `planeDots(a, b, idx, val, N, aImg, bImg, L)` over the entry ranges `parts`. */
+  planeDots(args: number[], parts: Array<[number, number]>): void;
 }
 
 /** Why the SIMD kernels are or are not in use, for `simdKernelsStatus`. */
@@ -162,6 +171,12 @@ function singleThreaded(raw: RawExports, memory: WebAssembly.Memory): SimdKernel
     winogradInput: (xp, v, th, tw, C, Tx, tiles) => raw.winogradInput(xp, v, th, tw, C, Tx, 0, tiles),
     winogradOutput: (m, y, th, tw, C, Tx, tiles) => raw.winogradOutput(m, y, th, tw, C, Tx, 0, tiles),
     winogradGradTransform: (dy, d, th, tw, K, Tx, tiles) => raw.winogradGradTransform(dy, d, th, tw, K, Tx, 0, tiles),
+    planeAxpy: (args, parts) => {
+      for (const [a, b] of parts) raw.planeAxpy(...args, a, b);
+    },
+    planeDots: (args, parts) => {
+      for (const [a, b] of parts) raw.planeDots(...args, a, b);
+    },
   };
 }
 
@@ -170,9 +185,19 @@ const FN_INPUT = 1;
 const FN_WINOGRAD_INPUT = 2;
 const FN_WINOGRAD_OUTPUT = 3;
 const FN_WINOGRAD_GRAD = 4;
+const FN_PLANE_AXPY = 5;
+const FN_PLANE_DOTS = 6;
 
 /** The exports the convolution workers run, indexed by the FN_ constants. */
-const CONV_FUNCTIONS = ['filterGradient', 'inputGradient', 'winogradInput', 'winogradOutput', 'winogradGradTransform'] as const;
+const CONV_FUNCTIONS = [
+  'filterGradient',
+  'inputGradient',
+  'winogradInput',
+  'winogradOutput',
+  'winogradGradTransform',
+  'planeAxpy',
+  'planeDots',
+] as const;
 
 /** Kernels on a shared memory with `threads − 1` workers; null where workers cannot start. */
 function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKernelExports; stop: () => void } | null {
@@ -216,6 +241,8 @@ function multiThreaded(module: WebAssembly.Module, threads: number): { k: SimdKe
       run(FN_WINOGRAD_GRAD, [dy, d, th, tw, K, Tx], parts(tiles * K * 16, tiles, 1), (a, b) =>
         raw.winogradGradTransform(dy, d, th, tw, K, Tx, a, b),
       ),
+    planeAxpy: (args, p) => run(FN_PLANE_AXPY, args, p.slice(0, threads), (a, b) => raw.planeAxpy(...args, a, b)),
+    planeDots: (args, p) => run(FN_PLANE_DOTS, args, p.slice(0, threads), (a, b) => raw.planeDots(...args, a, b)),
   };
   return { k, stop: pool.stop };
 }

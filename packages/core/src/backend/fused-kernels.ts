@@ -54,3 +54,19 @@ export const FUSED_GELU_KERNELS = { forward: 'UnlearnGelu', gradient: 'UnlearnGe
  * given. It must compute exactly the optimiser's composed float32 ops, in their order.
  */
 export const FUSED_SGD_KERNEL = 'UnlearnSgdStep';
+
+/**
+ * Names of the optional masked-conv kernels that {@link conv2d} runs where the active backend
+ * registers both (@unlearnjs/backend-wasm does for 'wasm'), when the training loop asks for
+ * gradients at a pruning mask's ones only (`ForwardOptions.maskedGradients`):
+ * - `forward` (`UnlearnMaskedConv2D`): inputs `{ x, filter, mask }`, the attributes of `Conv2D`,
+ *   output `Conv2D(x, filter)` (the mask is there for the gradient);
+ * - `filterGradient` (`UnlearnConv2DMaskedFilterGrad`): inputs `{ x, dy, mask }`, the attributes
+ *   of `Conv2DBackpropFilter` (with `filterShape`), output `Conv2DBackpropFilter(x, dy) ⊙ mask`.
+ *   A backend may compute only the mask's ones (a sampled dW: 5% of the work at 95% sparsity);
+ *   the values there must match the dense gradient's up to the order of float additions.
+ *
+ * Core registers the forward kernel's gradient: dx through `Conv2DBackpropInput`, d(filter)
+ * through `filterGradient`, each computed only when the tape needs it.
+ */
+export const MASKED_CONV_KERNELS = { forward: 'UnlearnMaskedConv2D', filterGradient: 'UnlearnConv2DMaskedFilterGrad' } as const;

@@ -31,4 +31,5 @@ export {
   FUSED_BATCH_NORM_INFER_KERNEL,
   FUSED_GELU_KERNELS,
   FUSED_LAYER_NORM_KERNELS,
+  MASKED_CONV_KERNELS,
 } from '../backend/fused-kernels.js';

@@ -10,6 +10,13 @@ export interface ForwardOptions {
   training?: boolean;
   /** Randomness for dropout in training mode. */
   rng?: Rng;
+  /**
+   * Gradients of masked weights are needed only at the mask's ones: each masked linear layer's
+   * op gets its mask as {@link LinearOpOptions.gradientMask}, and may compute 0 for the pruned
+   * positions instead of their (discarded) gradient. For loops that re-apply the masks after
+   * every step and read nothing else from those positions (core's `train`). @defaultValue false
+   */
+  maskedGradients?: boolean;
 }
 
 /**
@@ -64,6 +71,13 @@ export interface LinearOpOptions {
    * eagerly); a conv's stock gradient is already computed only when needed.
    */
   constantWeight?: boolean;
+  /**
+   * The weight's pruning mask, given when the forward pass asked for masked gradients
+   * ({@link ForwardOptions.maskedGradients}): the gradient with respect to the weight is needed
+   * only where it is 1, and the op may return 0 elsewhere (a conv then asks the backend for a
+   * sampled filter gradient). The forward result must not change.
+   */
+  gradientMask?: tf.Tensor;
 }
 
 /**

@@ -109,7 +109,9 @@ export class Model {
       linear: (name, x, op) => {
         const w = this.effectiveWeight(name);
         const override = this.linearOverrides.get(name);
-        return override ? override(x, w, op) : op(x, w);
+        if (override) return override(x, w, op);
+        const mask = options.maskedGradients ? this.maskMap.get(name) : undefined;
+        return mask === undefined ? op(x, w) : op(x, w, { gradientMask: mask });
       },
       buffer: (name) => {
         const b = this.bufferMap.get(name);

@@ -64,7 +64,7 @@ function blockPlans(width: number): BlockPlan[] {
 
 /** A bias-free `same` conv through `ctx.linear`, so adapters can change how it is computed. */
 function conv(x: tf.Tensor4D, kernel: string, stride: number, ctx: ForwardContext): tf.Tensor4D {
-  return ctx.linear(kernel, x, (t, w) => conv2d(t as tf.Tensor4D, w, stride)) as tf.Tensor4D;
+  return ctx.linear(kernel, x, (t, w, o) => conv2d(t as tf.Tensor4D, w, stride, o)) as tf.Tensor4D;
 }
 
 /** BatchNorm `prefix` of x, then the residual and ReLU of `act` (fused where the backend can). */

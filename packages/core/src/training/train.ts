@@ -291,7 +291,7 @@ export async function train(model: Model, options: TrainOptions): Promise<TrainR
               const y = micro === b ? batch.y : tf.slice(batch.y, [s], [e - s]);
               let correctT: tf.Scalar | undefined;
               const r = tf.variableGrads(() => {
-                const logits = model.forward(x as tf.Tensor4D, { training: true, rng: epochRng });
+                const logits = model.forward(x as tf.Tensor4D, { training: true, rng: epochRng, maskedGradients: true });
                 correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(y, 'int32')), 'float32')) as tf.Scalar);
                 return lossFn({ logits, labels: y as tf.Tensor1D, epoch, model });
               }, varList);
