@@ -22,11 +22,10 @@
  */
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import { wasmTrainingBackend } from '@unlearnjs/backend-wasm';
+import { setSparseConvMaxDensity, wasmTrainingBackend } from '@unlearnjs/backend-wasm';
 import { type Model, Rng, createContainer, createMemoryLogger, createModel, initBackend, registerCoreModels } from '@unlearnjs/core';
 import { attachLora } from '@unlearnjs/lora';
 import { applyGlobalMagnitudePruning } from '@unlearnjs/pruning-imp';
-import { setSparseConvMaxDensity } from '../packages/backend-wasm/src/simd/sparse-conv-simd.js';
 import { type BenchModel, MODEL_SPECS } from './configs.js';
 import { median, stepClock, timeTrainingSteps } from './measure-utils.js';
 

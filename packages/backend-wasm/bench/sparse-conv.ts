@@ -13,8 +13,7 @@
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { MASKED_CONV_KERNELS, createMemoryLogger, initBackend } from '@unlearnjs/core';
-import { wasmTrainingBackend } from '@unlearnjs/backend-wasm';
-import { setSparseConvMaxDensity } from '../src/simd/sparse-conv-simd.js';
+import { setSparseConvMaxDensity, wasmTrainingBackend } from '@unlearnjs/backend-wasm';
 
 const argv = process.argv.slice(2);
 const threads = argv.includes('--threads') ? Number(argv[argv.indexOf('--threads') + 1]) : 1;

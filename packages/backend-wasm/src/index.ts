@@ -22,4 +22,5 @@ export { MAX_WASM_THREADS, enableWasmThreads } from './enable-wasm-threads.js';
 export type { WasmThreadsErrorCode, WasmThreadsOptions, WasmThreadsResult } from './enable-wasm-threads.js';
 export { loadSimdKernels, setSimdConvGradients, setSimdThreads, simdKernelsStatus } from './simd/simd-module.js';
 export type { SimdKernelsStatus } from './simd/simd-module.js';
+export { SPARSE_CONV_MAX_DENSITY, setSparseConvMaxDensity } from './simd/sparse-conv-simd.js';
 export { WASM_HEAP, wasmTrainingBackend } from './wasm-training-backend.js';

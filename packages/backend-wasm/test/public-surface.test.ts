@@ -6,6 +6,7 @@ import { expect, it } from 'vitest';
 it('exports exactly its public API', () => {
   expect(Object.keys(api).sort()).toEqual([
     'MAX_WASM_THREADS',
+    'SPARSE_CONV_MAX_DENSITY',
     'WASM_HEAP',
     'areWasmTrainingKernelsRegistered',
     'enableWasmThreads',
@@ -15,6 +16,7 @@ it('exports exactly its public API', () => {
     'registerWasmTrainingKernels',
     'setSimdConvGradients',
     'setSimdThreads',
+    'setSparseConvMaxDensity',
     'simdKernelsStatus',
     'tileAsBroadcast',
     'unregisterWasmTrainingKernels',

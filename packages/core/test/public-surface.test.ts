@@ -32,6 +32,7 @@ it('exports exactly its public API', () => {
     'FUSED_LAYER_NORM_KERNELS',
     'FUSED_SGD_KERNEL',
     'LOGGER',
+    'MASKED_CONV_KERNELS',
     'Model',
     'NORM_EPSILON',
     'PLUGIN_KINDS',

@@ -8,18 +8,20 @@ import { MIN_SPLIT_MACS } from './workers.js';
 /**
  * Largest share of nonzero filter weights (forward and input gradient) or of mask ones (filter
  * gradient) for which a stride-1 convolution runs on the sparse plane kernels instead of the
- * dense ones. Measured with `pnpm --filter @unlearnjs/backend-wasm bench --sparse` (ResNet-18's
- * 3×3 layers at batch 64): the sparse kernels do one multiply-add per nonzero and output pixel at a
- * fraction of the dense kernels' rate, plus the copies into and out of planes, so they win only
- * well below this (decision record 0011).
+ * dense ones, unless {@link setSparseConvMaxDensity} moved it. Measured with
+ * `packages/backend-wasm/bench/sparse-conv.ts` (ResNet-18's 3×3 layers at batch 64): the sparse
+ * kernels do one multiply-add per nonzero and output pixel at a fraction of the dense kernels'
+ * rate, plus the copies into and out of planes: 2–5× faster at 1–6% density, even at ~20%
+ * (docs/decisions/0011-sparse-convolutions.md).
  */
 export const SPARSE_CONV_MAX_DENSITY = 0.15;
 
 let maxDensity = SPARSE_CONV_MAX_DENSITY;
 
 /**
- * Moves the density threshold of the sparse convolutions (benchmarks and tests: 0 turns them
- * off, 1 sends every stride-1 conv of at least 4,096 weights to them).
+ * Moves the density threshold of the sparse convolutions, for A/B measurements: 0 turns them
+ * off, 1 sends every stride-1 conv of at least 4,096 weights to them. Takes effect at the next
+ * kernel call.
  * @param density - in [0, 1]; the default is {@link SPARSE_CONV_MAX_DENSITY}
  */
 export function setSparseConvMaxDensity(density: number = SPARSE_CONV_MAX_DENSITY): void {
