@@ -116,21 +116,31 @@ interface Entries {
 function collectEntries(values: Float32Array, Cin: number, Cout: number, byOut: boolean): Entries {
   const A = byOut ? Cout : Cin;
   const taps = values.length / (Cin * Cout);
+  // One pass over the array: the nonzeros' flat indices and their plane-a counts.
+  let nz = new Int32Array(Math.max(16, values.length >> 4));
+  let E = 0;
   const counts = new Int32Array(A + 1);
   for (let t = 0, i = 0; t < taps; t++) {
     for (let ci = 0; ci < Cin; ci++) {
-      for (let co = 0; co < Cout; co++, i++) if (values[i] !== 0) counts[(byOut ? co : ci) + 1]++;
+      for (let co = 0; co < Cout; co++, i++) {
+        if (values[i] === 0) continue;
+        if (E === nz.length) {
+          const grown = new Int32Array(2 * nz.length);
+          grown.set(nz);
+          nz = grown;
+        }
+        nz[E++] = i;
+        counts[(byOut ? co : ci) + 1]++;
+      }
     }
   }
   for (let a = 0; a < A; a++) counts[a + 1] += counts[a];
-  const E = counts[A];
   const starts = counts.slice();
   const next = counts.slice(0, A);
   const flat = new Int32Array(E);
-  for (let t = 0, i = 0; t < taps; t++) {
-    for (let ci = 0; ci < Cin; ci++) {
-      for (let co = 0; co < Cout; co++, i++) if (values[i] !== 0) flat[next[byOut ? co : ci]++] = i;
-    }
+  for (let e = 0; e < E; e++) {
+    const i = nz[e];
+    flat[next[byOut ? i % Cout : Math.floor(i / Cout) % Cin]++] = i;
   }
   return { E, starts, flat };
 }
