@@ -55,6 +55,23 @@ describe('sparse convolutions on wasm (pruned filters)', () => {
     expect(sparseEnough(new Float32Array(9 * 3 * 4))).toBe(false); // too small to be worth a scan
   });
 
+  it('leaves a conv padded by more than its filter size less one to the dense kernels, and still gets it right', async () => {
+    const w = pruned(spec([3, 3, 64, 64], 42), maskSpec([3, 3, 64, 64], 0.05, 41));
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+      [0, 0],
+      [3, 1],
+      [0, 4],
+      [0, 0],
+    ];
+    await expectSameOnWasm([spec([2, 6, 6, 64], 43), w], (x, f) =>
+      tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, pad as unknown as 'valid'),
+    );
+    // dx with a random dy: rows of dy that a padding by more than KH − 1 puts outside the planes.
+    await expectSameOnWasm([spec([2, 6, 6, 64], 44), w, spec([2, 8, 8, 64], 45)], (x, f, r) =>
+      tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(v as tf.Tensor4D, f as tf.Tensor4D, 1, pad as unknown as 'valid'), r)))(x),
+    );
+  });
+
   it.each(SHAPES)('forward matches cpu: batch %i, %ipx, kernel %i (%i → %i channels), "same" and "valid"', async (n, hw, k, cin, cout) => {
     const mask = maskSpec([k, k, cin, cout], 0.05, 11);
     const w = pruned(spec([k, k, cin, cout], 12), mask);

@@ -34,9 +34,23 @@ const SPARSE_CONV_MIN_WEIGHTS = 4096;
 
 const roundUp = (v: number, m: number): number => Math.ceil(v / m) * m;
 
-/** Whether a conv of this geometry can run on the plane kernels: stride 1, no dilation. */
+/**
+ * Whether a conv of this geometry can run on the plane kernels: stride 1, no dilation, and no
+ * side padded by more than the filter size less one (as 'same' and 'valid' never are; the input
+ * gradient's planes assume it).
+ */
 export function planeKernelGeometry(g: ConvGeometry): boolean {
-  return g.strideHeight === 1 && g.strideWidth === 1 && g.dilationHeight === 1 && g.dilationWidth === 1;
+  const { filterHeight: KH, filterWidth: KW, padTop, padLeft } = g;
+  const padBottom = g.outHeight - g.inHeight + KH - 1 - padTop;
+  const padRight = g.outWidth - g.inWidth + KW - 1 - padLeft;
+  return (
+    g.strideHeight === 1 &&
+    g.strideWidth === 1 &&
+    g.dilationHeight === 1 &&
+    g.dilationWidth === 1 &&
+    Math.max(padTop, padBottom) < KH &&
+    Math.max(padLeft, padRight) < KW
+  );
 }
 
 /** Nonzeros of a float array, stopping once more than `limit` are found. */
