@@ -4,7 +4,8 @@
  *   tsx --conditions=@unlearnjs/source bench/profile.ts --model resnet18-w16 --batch 64 [--steps 2] [--backend wasm] [--json]
  *       [--mode train|infer]   (infer: eval-mode forward passes, as the evaluators run them)
  *       [--without Identity,Sum,Mean] [--by-shape] [--top 15]   (A/B: leave these @unlearnjs/backend-wasm kernels out)
- *       [--sparsity 0.95]   (prune the model first: global magnitude, as OMP)
+ *       [--sparsity 0.95] [--dense-kernels]   (prune the model first: global magnitude, as OMP;
+ *        --dense-kernels: with @unlearnjs/backend-wasm's sparse kernels off)
  *
  * Every kernel registered for the backend is wrapped with a timer (the wasm and cpu backends
  * run kernels synchronously, so wall time around a kernel function is its time; kernels that
@@ -15,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
-import { wasmTrainingBackend } from '@unlearnjs/backend-wasm';
+import { setSparseConvMaxDensity, wasmTrainingBackend } from '@unlearnjs/backend-wasm';
 import {
   type BackendRequest,
   Rng,
@@ -148,6 +149,7 @@ async function main(): Promise<void> {
   const model = createModel(container, spec.arch, spec.options as never);
   const sparsity = Number(get('sparsity', '0'));
   if (sparsity > 0) applyGlobalMagnitudePruning(model, { rate: sparsity });
+  if (argv.includes('--dense-kernels')) setSparseConvMaxDensity(0);
   const rng = new Rng(7);
   const n = batch * (steps + 1);
   const images = new Uint8Array(n * 3072);

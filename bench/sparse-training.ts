@@ -94,7 +94,8 @@ async function main(): Promise<void> {
   const seconds = new Map<Config, number[]>(CONFIGS.map((c) => [c, []]));
   const cpuSeconds = new Map<Config, number[]>(CONFIGS.map((c) => [c, []]));
   for (let r = 0; r < o.rounds; r++) {
-    for (const config of CONFIGS) {
+    // Each round starts with another configuration: no configuration always follows the same one.
+    for (const config of CONFIGS.map((_, i) => CONFIGS[(i + r) % CONFIGS.length])) {
       note(`round ${r + 1}/${o.rounds}: ${config}${o.lora ? ' + LoRA' : ''}`);
       setSparseConvMaxDensity(config === 'sparse, dense kernels' ? 0 : undefined);
       clock.wall.length = 0;
