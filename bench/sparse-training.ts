@@ -12,8 +12,9 @@
  *   run on the sparse plane kernels and their filter gradient is computed at the mask's ones only;
  * - `sparse, dense kernels`: the same pruned model with the sparse kernels turned off
  *   (`setSparseConvMaxDensity(0)`): every conv runs dense and its filter gradient is masked after.
- * With `--lora`, each configuration also runs as FT + LoRA (rank 8, default targets: masked targets
- * in weight space, whose gradient is then the sampled one too).
+ * With `--lora`, also `dense + LoRA` and `sparse + LoRA`: FT + LoRA (rank 8, default targets; the
+ * pruned model's targets are masked, so in weight space, whose gradient is then the sampled one
+ * too), for the ratio of LoRA's images/s to FT's on each model.
  *
  * The two sparse configurations start from the same weights and see the same images, so their
  * trained weights must agree: each line has a checksum (Σ|w|, and the count of masked weights
@@ -39,8 +40,7 @@ interface Options {
   threads: number;
 }
 
-type Config = 'dense' | 'sparse' | 'sparse, dense kernels';
-const CONFIGS: readonly Config[] = ['dense', 'sparse', 'sparse, dense kernels'];
+type Config = 'dense' | 'sparse' | 'sparse, dense kernels' | 'dense + LoRA' | 'sparse + LoRA';
 
 const loadavg = (): number => Number(os.loadavg()[0].toFixed(2));
 const note = (msg: string): void => void process.stderr.write(`[bench:sparse] ${msg}\n`);
@@ -49,7 +49,7 @@ const note = (msg: string): void => void process.stderr.write(`[bench:sparse] ${
 function checksum(model: Model): { absSum: number; maskedNonzero: number } {
   let absSum = 0;
   let maskedNonzero = 0;
-  for (const [name, v] of model.params) {
+  for (const [name, v] of [...model.params, ...model.extraParams]) {
     const w = v.dataSync();
     const m = model.masks.get(name)?.dataSync();
     for (let i = 0; i < w.length; i++) {
@@ -78,14 +78,26 @@ async function main(): Promise<void> {
   const clock = stepClock();
   const container = createContainer({ seed: 1, use: [registerCoreModels], logger, progress: clock.progress });
   const spec = MODEL_SPECS[o.model];
-  // The two sparse configurations train copies of one pruned model on the same images.
+  // The sparse configurations train copies of one pruned model on the same images; the LoRA ones
+  // copies of the dense and the pruned model with adapters attached (same adapter seed).
   const models = new Map<Config, Model>();
-  models.set('dense', createModel(container, spec.arch, spec.options as never));
-  const pruned = createModel(container, spec.arch, spec.options as never);
+  const dense = createModel(container, spec.arch, spec.options as never);
+  const pruned = dense.clone(new Rng(0));
   const report = applyGlobalMagnitudePruning(pruned, { rate: o.sparsity });
+  models.set('dense', dense);
   models.set('sparse', pruned);
   models.set('sparse, dense kernels', pruned.clone(new Rng(0)));
-  if (o.lora) for (const m of models.values()) attachLora(m, { rank: 8 }, new Rng(2));
+  if (o.lora) {
+    for (const [config, from] of [
+      ['dense + LoRA', dense],
+      ['sparse + LoRA', pruned],
+    ] as const) {
+      const m = from.clone(new Rng(0));
+      attachLora(m, { rank: 8 }, new Rng(2));
+      models.set(config, m);
+    }
+  }
+  const CONFIGS = [...models.keys()];
   const densities: Record<string, number> = {};
   for (const [name, m] of pruned.masks) densities[name] = Number(tf.mean(m).dataSync()[0].toFixed(4));
   console.log(JSON.stringify({ bench: 'sparse-training-masks', model: o.model, sparsity: report.global, densities }));
@@ -96,7 +108,7 @@ async function main(): Promise<void> {
   for (let r = 0; r < o.rounds; r++) {
     // Each round starts with another configuration: no configuration always follows the same one.
     for (const config of CONFIGS.map((_, i) => CONFIGS[(i + r) % CONFIGS.length])) {
-      note(`round ${r + 1}/${o.rounds}: ${config}${o.lora ? ' + LoRA' : ''}`);
+      note(`round ${r + 1}/${o.rounds}: ${config}`);
       setSparseConvMaxDensity(config === 'sparse, dense kernels' ? 0 : undefined);
       clock.wall.length = 0;
       clock.cpu.length = 0;
@@ -121,7 +133,6 @@ async function main(): Promise<void> {
         bench: 'sparse-training',
         model: o.model,
         config,
-        lora: o.lora,
         threads: o.threads,
         batch: o.batch,
         steps: (seconds.get(config) as number[]).length,
@@ -133,14 +144,16 @@ async function main(): Promise<void> {
       }),
     );
   }
+  const ratio = (a: Config, b: Config) =>
+    ips.has(a) && ips.has(b) ? Number(((ips.get(a) as number) / (ips.get(b) as number)).toFixed(2)) : undefined;
   console.log(
     JSON.stringify({
       bench: 'sparse-training-ratios',
       model: o.model,
-      lora: o.lora,
       threads: o.threads,
-      sparseOverDense: Number(((ips.get('sparse') as number) / (ips.get('dense') as number)).toFixed(2)),
-      sparseOverSparseDenseKernels: Number(((ips.get('sparse') as number) / (ips.get('sparse, dense kernels') as number)).toFixed(2)),
+      sparseOverDense: ratio('sparse', 'dense'),
+      sparseOverSparseDenseKernels: ratio('sparse', 'sparse, dense kernels'),
+      ...(o.lora ? { loraOverFtDense: ratio('dense + LoRA', 'dense'), loraOverFtSparse: ratio('sparse + LoRA', 'sparse') } : {}),
       loadavg: loadavg(),
     }),
   );
