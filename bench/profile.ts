@@ -6,6 +6,7 @@
  *       [--without Identity,Sum,Mean] [--by-shape] [--top 15]   (A/B: leave these @unlearnjs/backend-wasm kernels out)
  *       [--sparsity 0.95] [--dense-kernels]   (prune the model first: global magnitude, as OMP;
  *        --dense-kernels: with @unlearnjs/backend-wasm's sparse kernels off)
+ *       [--lora 8]   (FT + LoRA of that rank, default targets, attached after pruning)
  *
  * Every kernel registered for the backend is wrapped with a timer (the wasm and cpu backends
  * run kernels synchronously, so wall time around a kernel function is its time; kernels that
@@ -30,6 +31,7 @@ import {
   runServices,
   train,
 } from '@unlearnjs/core';
+import { attachLora } from '@unlearnjs/lora';
 import { applyGlobalMagnitudePruning } from '@unlearnjs/pruning-imp';
 import { type BenchModel, MODEL_SPECS } from './configs.js';
 import { withoutKernels } from './without-kernels.js';
@@ -150,6 +152,8 @@ async function main(): Promise<void> {
   const sparsity = Number(get('sparsity', '0'));
   if (sparsity > 0) applyGlobalMagnitudePruning(model, { rate: sparsity });
   if (argv.includes('--dense-kernels')) setSparseConvMaxDensity(0);
+  const loraRank = Number(get('lora', '0'));
+  if (loraRank > 0) attachLora(model, { rank: loraRank }, new Rng(2));
   const rng = new Rng(7);
   const n = batch * (steps + 1);
   const images = new Uint8Array(n * 3072);
