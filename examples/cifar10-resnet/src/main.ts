@@ -3,7 +3,10 @@
  * train → prune (OMP 95%) → unlearn with every method on the dense and the sparse model, with
  * and without LoRA → evaluate (UA, MIA-efficacy, RA, TA, RTE) → results table, charts, HTML.
  *
- *   pnpm start --preset quick [--backend auto|wasm|cpu|webgpu|tensorflow] [--save-dir DIR]
+ *   pnpm start --preset ci|quick|standard|paper [--backend auto|wasm|cpu|webgpu|tensorflow] [--save-dir DIR]
+ *
+ * `standard` trains on the full data for 30 epochs (the recipe `pnpm bench:tta` times against
+ * PyTorch); on a 2-core CPU add `--wasm-threads 2` and expect about 9 hours.
  *
  * Every stage checkpoints under the output folder: run it again to resume.
  */

@@ -3,7 +3,9 @@
  * train → prune (OMP 95%) → unlearn with every method on the dense and the sparse model, with
  * and without LoRA → evaluate (UA, MIA-efficacy, RA, TA, RTE) → results table, charts, HTML.
  *
- *   pnpm start --preset quick [--backend auto|wasm|cpu|webgpu|tensorflow] [--save-dir DIR]
+ *   pnpm start --preset ci|quick|paper [--backend auto|wasm|cpu|webgpu|tensorflow] [--save-dir DIR]
+ *
+ * (`standard` is a ResNet-18 recipe: the ViT refuses it.)
  *
  * Every stage checkpoints under the output folder: run it again to resume.
  */

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type PipelineConfig, presetConfig, runPipeline } from '@unlearnjs/cli';
-import { createMemoryLogger, defaultCifar10Dir, readCheckpoint } from '@unlearnjs/core';
+import { createMemoryLogger, defaultCifar10Dir, isUnlearnError, readCheckpoint } from '@unlearnjs/core';
 import { ompOptionsSchema } from '@unlearnjs/pruning-imp';
 import { describe, expect, it } from 'vitest';
 
@@ -19,12 +19,52 @@ describe('presets', () => {
     expect(train).toMatchObject({ epochs: 182, lr: 0.1, batchSize: 256 });
   });
 
-  it('the quick and ci presets say that they prune the trained model without rewinding', () => {
-    for (const name of ['quick', 'ci'] as const) {
+  it('the quick, standard and ci presets say that they prune the trained model without rewinding', () => {
+    for (const name of ['quick', 'standard', 'ci'] as const) {
       const { prune } = presetConfig(name, 'resnet18');
       expect(prune?.trainsDense ?? false).toBe(false);
       expect(prune?.options).toMatchObject({ epochs: 0 });
     }
+  });
+});
+
+describe('preset options are checked before any data loads', () => {
+  // A folder without CIFAR-10: a run whose options all pass stops at loading the data.
+  const run = (config: PipelineConfig) =>
+    runPipeline(
+      {
+        ...config,
+        backend: 'cpu',
+        quiet: true,
+        outDir: mkdtempSync(join(tmpdir(), 'unlearn-preset-')),
+        data: { ...config.data, dir: tmpdir() },
+      },
+      { logger: createMemoryLogger() },
+    ).catch((e: unknown) => e);
+
+  for (const name of ['ci', 'quick', 'standard', 'paper'] as const) {
+    it(`the ${name} preset's train, pruner, unlearner and LoRA options pass their schemas (the run gets as far as the data)`, async () => {
+      const err = await run(presetConfig(name, 'resnet18'));
+      expect(isUnlearnError(err, 'UNLEARN_DATA_MISSING'), String(err)).toBe(true);
+    });
+  }
+
+  it('a bad dense-training option fails with UNLEARN_INVALID_OPTIONS before the data loads', async () => {
+    const config = presetConfig('standard', 'resnet18');
+    const err = await run({ ...config, train: { ...config.train, labelSmoothing: 2 } });
+    expect(isUnlearnError(err, 'UNLEARN_INVALID_OPTIONS'), String(err)).toBe(true);
+    expect(String(err)).toMatch(/labelSmoothing/);
+  });
+
+  it('the standard preset is a ResNet-18 recipe: the ViT is refused with a coded error naming the presets it can run', () => {
+    let err: unknown;
+    try {
+      presetConfig('standard', 'vit');
+    } catch (e) {
+      err = e;
+    }
+    expect(isUnlearnError(err, 'UNLEARN_INVALID_OPTIONS')).toBe(true);
+    expect(String(err)).toMatch(/--preset quick/);
   });
 });
 

@@ -27,6 +27,7 @@ import { type CliIo, addCellRunOptions } from '../common-options.js';
 import { presetGrid, presetGridMethods } from '../grid/cell-config.js';
 import { cellProcessExecutor } from '../grid/cell-process.js';
 import { createCellCheck } from '../grid/run-cell.js';
+import { PRESET_NAMES } from '../pipeline/presets.js';
 import { integer } from '../reference-args.js';
 
 /** The grid from `--spec FILE` and the axis flags (flags override the file's keys). */
@@ -84,7 +85,7 @@ function addGridFlags(cmd: Command): Command {
   return cmd
     .option('--spec <file>', 'grid spec, JSON or YAML (flags below override its keys)')
     .option('--name <name>', 'grid name (folder and queue key)')
-    .addOption(new Option('--preset <name>', 'recipe of every cell').choices(['ci', 'quick', 'paper']))
+    .addOption(new Option('--preset <name>', 'recipe of every cell').choices(PRESET_NAMES))
     .option('--models <list>', 'model ids, comma-separated (resnet18,vit)')
     .option('--seeds <list>', 'seeds, comma-separated (1,2,3)')
     .option('--scenarios <list>', 'forgetting scenarios: class:C, class:C:N, random:N, comma-separated')

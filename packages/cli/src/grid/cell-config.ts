@@ -1,10 +1,10 @@
 import { UnlearnError } from '@unlearnjs/core';
 import type { Cell, GridMethod, GridSpec, Scenario } from '@unlearnjs/grid';
 import type { MethodSpec, PipelineConfig } from '../pipeline/pipeline-config.js';
-import { type PresetName, presetConfig } from '../pipeline/presets.js';
+import { PRESET_NAMES, type PresetName, presetConfig } from '../pipeline/presets.js';
 
 /** The presets a grid's `preset` may name. */
-export const GRID_PRESETS: readonly PresetName[] = ['ci', 'quick', 'paper'];
+export const GRID_PRESETS: readonly PresetName[] = PRESET_NAMES;
 
 /** Where a cell reads data and which backend it runs; the worker's own flags, never the job's. */
 export interface CellEnvironment {
@@ -38,14 +38,15 @@ export function gridPresetConfig(spec: Pick<GridSpec, 'preset'>, model: string):
 /**
  * The grid a preset defines: what `unlearn grid --preset P` runs when the spec leaves an axis
  * out. `quick` is sized for a 2-core CPU (3 seeds, class-wise and random forgetting, dense and
- * 95%-sparse); `paper` is the reference's setting (class 0 or 4,500 random images); `ci` is
- * the smallest grid with every axis.
- * @param preset - `ci`, `quick` or `paper`
+ * 95%-sparse); `standard` and `paper` are the reference's setting (class 0 or 4,500 random
+ * images); `ci` is the smallest grid with every axis.
+ * @param preset - `ci`, `quick`, `standard` or `paper`
  * @returns the axes the preset fills in (a spec file or flags override each)
  */
 export function presetGrid(preset: string): { seeds: number[]; scenarios: Scenario[]; sparsities: number[] } {
   gridPresetConfig({ preset }, 'resnet18');
-  if (preset === 'paper') return { seeds: [1, 2, 3], scenarios: [{ class: 0 }, { random: 4500 }], sparsities: [0, 0.95] };
+  if (preset === 'paper' || preset === 'standard')
+    return { seeds: [1, 2, 3], scenarios: [{ class: 0 }, { random: 4500 }], sparsities: [0, 0.95] };
   if (preset === 'quick') return { seeds: [1, 2, 3], scenarios: [{ class: 0 }, { random: 270 }], sparsities: [0, 0.95] };
   return { seeds: [1, 2], scenarios: [{ class: 0 }], sparsities: [0, 0.95] };
 }

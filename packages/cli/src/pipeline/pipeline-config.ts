@@ -37,8 +37,21 @@ export interface PipelineConfig {
     /** Random forgetting: how many. */
     numToForget?: number;
   };
-  /** Dense training. */
-  train: { epochs: number; batchSize: number; lr: number; schedule?: Schedule; warmupEpochs?: number };
+  /**
+   * Dense training: core's `train` options (its defaults where absent: momentum 0.9, weight
+   * decay 5e-4, no Nesterov, no label smoothing, augmentation on).
+   */
+  train: {
+    epochs: number;
+    batchSize: number;
+    lr: number;
+    schedule?: Schedule;
+    warmupEpochs?: number;
+    momentum?: number;
+    nesterov?: boolean;
+    weightDecay?: number;
+    labelSmoothing?: number;
+  };
   /** Pruning: a pruner id and its options (e.g. omp at rate 0.95). Absent: dense only. */
   prune?: {
     pruner: string;

@@ -19,6 +19,7 @@ import {
   runUnlearner,
   saveModel,
   train,
+  trainOptionsSchema,
   writeFileAtomic,
   PROGRESS,
   resolve,
@@ -93,6 +94,7 @@ export interface PipelineContext {
  * the schemas own the ranges, and a typo must not cost a data load and a training run.
  */
 function validateConfig(container: DependencyContainer, config: PipelineConfig): void {
+  parseOptions(trainOptionsSchema, config.train, 'train');
   if (config.prune) {
     const pruner = createPlugin(container, 'pruner', config.prune.pruner);
     parseOptions(pruner.optionsSchema, config.prune.options, `pruner "${config.prune.pruner}"`);

@@ -40,7 +40,7 @@ export interface GridSpec {
   name: string;
   /**
    * The recipe every cell runs (the scale of training, pruning and unlearning): the CLI knows
-   * `ci`, `quick` and `paper`; the grid package passes it on unread. @defaultValue `'quick'`
+   * `ci`, `quick`, `standard` and `paper`; the grid package passes it on unread. @defaultValue `'quick'`
    */
   preset: string;
   /** Model plugin ids. @defaultValue `['resnet18']` */
@@ -204,7 +204,7 @@ export const gridSpecSchema: z.ZodType<GridSpec> = z
     {
       name: id('grid name').default('grid'),
       preset: z
-        .string({ error: 'must be a preset name (ci, quick, paper, ...)' })
+        .string({ error: 'must be a preset name (ci, quick, standard, paper, ...)' })
         .trim()
         .min(1, { error: 'must not be empty' })
         .default('quick'),
