@@ -7,7 +7,7 @@ import type {
   KernelFunc,
   TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { filterGradient, geometryOf, inputGradient } from './conv-gradients.js';
+import { type ConvGeometry, filterGradient, geometryOf, inputGradient } from './conv-gradients.js';
 import { type StockKernels, type WasmBackendLike, withScope } from './kernel-scope.js';
 import { simdFilterGradient, simdInputGradient } from '../simd/conv-gradients-simd.js';
 import { simdConvGradientsWanted, simdKernels, simdKernelsHaveFma } from '../simd/simd-module.js';
@@ -24,11 +24,28 @@ const SIMD_INPUT_MIN_CHANNELS = 32;
 
 type Args<A> = { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: unknown } & { attrs?: A };
 
+/** The geometry of a regular NHWC conv's filter gradient, from `Conv2DBackpropFilter`'s attributes. */
+function filterGradientGeometry(x: TensorInfo, attrs: Conv2DBackpropFilterAttrs): ConvGeometry {
+  const { strides, pad, dimRoundingMode, filterShape } = attrs;
+  return geometryOf(
+    backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filterShape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      'channelsLast',
+    ),
+  );
+}
+
 /** `Conv2DBackpropFilter` for 'wasm' (absent from tfjs-backend-wasm 4.22). */
 export function makeConv2DBackpropFilter(stock: StockKernels): KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args as unknown as Args<Conv2DBackpropFilterAttrs>;
-    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as Conv2DBackpropFilterAttrs;
+    const { dataFormat, filterShape } = attrs as Conv2DBackpropFilterAttrs;
     return withScope(backend as WasmBackendLike, stock, (scope) => {
       let x = inputs.x;
       let dy = inputs.dy;
@@ -37,17 +54,7 @@ export function makeConv2DBackpropFilter(stock: StockKernels): KernelFunc {
         x = scope.transpose(x, [0, 2, 3, 1]);
         dy = scope.transpose(dy, [0, 2, 3, 1]);
       }
-      const info = backend_util.computeConv2DInfo(
-        x.shape as [number, number, number, number],
-        filterShape,
-        strides,
-        1,
-        pad,
-        dimRoundingMode,
-        false,
-        'channelsLast',
-      );
-      const g = geometryOf(info);
+      const g = filterGradientGeometry(x, attrs as Conv2DBackpropFilterAttrs);
       // XNNPACK runs dW as a conv with a tiny output and a huge reduction (2–25 GFLOP/s); the
       // SIMD kernel sweeps packed pixel blocks with register tiles (11–50; bench/kernels.ts).
       const [kh, kw, fin, fout] = filterShape;
@@ -114,21 +121,10 @@ export function makeMaskedFilterGradient(stock: StockKernels): KernelFunc {
   const dense = makeConv2DBackpropFilter(stock);
   return (args) => {
     const { inputs, backend, attrs } = args as unknown as Args<Conv2DBackpropFilterAttrs>;
-    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as Conv2DBackpropFilterAttrs;
     const wasm = backend as WasmBackendLike;
     const { x, dy, mask } = inputs;
-    if (dataFormat !== 'NCHW' && simdConvGradientsWanted() && sparseEnough(heapView(wasm, mask))) {
-      const info = backend_util.computeConv2DInfo(
-        x.shape as [number, number, number, number],
-        filterShape,
-        strides,
-        1,
-        pad,
-        dimRoundingMode,
-        false,
-        'channelsLast',
-      );
-      const g = geometryOf(info);
+    if (attrs?.dataFormat !== 'NCHW' && simdConvGradientsWanted() && sparseEnough(heapView(wasm, mask))) {
+      const g = filterGradientGeometry(x, attrs as Conv2DBackpropFilterAttrs);
       if (planeKernelGeometry(g)) {
         const sparse = sparseFilterGradient(wasm, x, dy, mask, g);
         if (sparse !== null) return sparse;
