@@ -9,11 +9,10 @@ import type {
 } from '@tensorflow/tfjs-core';
 import { type ConvGeometry, filterGradient, geometryOf, inputGradient } from './conv-gradients.js';
 import { type StockKernels, type WasmBackendLike, withScope } from './kernel-scope.js';
-import { simdFilterGradient, simdInputGradient } from '../simd/conv-gradients-simd.js';
+import { heapView, simdFilterGradient, simdInputGradient } from '../simd/conv-gradients-simd.js';
 import { simdConvGradientsWanted, simdKernels, simdKernelsHaveFma } from '../simd/simd-module.js';
 import { WINOGRAD_MIN_CHANNELS, isWinogradShape, winogradFilterGradient, winogradInputGradient } from '../simd/winograd-simd.js';
-import { heapView } from '../simd/conv-gradients-simd.js';
-import { planeKernelGeometry, sparseEnough, sparseFilterGradient, sparseInputGradient } from '../simd/sparse-conv-simd.js';
+import { sparseFilterGradient, sparseInputGradient } from '../simd/sparse-conv-simd.js';
 
 /**
  * Fewest input channels for which a stride-1 `Conv2DBackpropInput` uses the SIMD gather kernel
@@ -92,10 +91,8 @@ export function makeConv2DBackpropInput(stock: StockKernels): KernelFunc {
     );
     const g = geometryOf(info);
     // A mostly-zero (pruned) filter: one sweep per nonzero weight.
-    if (planeKernelGeometry(g) && simdConvGradientsWanted() && sparseEnough(heapView(backend as WasmBackendLike, filter))) {
-      const sparse = sparseInputGradient(backend as WasmBackendLike, dy, filter, g);
-      if (sparse !== null) return sparse;
-    }
+    const sparse = sparseInputGradient(backend as WasmBackendLike, dy, filter, g);
+    if (sparse !== null) return sparse;
     // Strided: the SIMD gather skips the zeros a dilated dy would multiply (3/4 of the work at
     // stride 2). Stride 1: it wins from SIMD_INPUT_MIN_CHANNELS input channels.
     const strided = g.strideHeight > 1 || g.strideWidth > 1;
@@ -123,12 +120,9 @@ export function makeMaskedFilterGradient(stock: StockKernels): KernelFunc {
     const { inputs, backend, attrs } = args as unknown as Args<Conv2DBackpropFilterAttrs>;
     const wasm = backend as WasmBackendLike;
     const { x, dy, mask } = inputs;
-    if (attrs?.dataFormat !== 'NCHW' && simdConvGradientsWanted() && sparseEnough(heapView(wasm, mask))) {
-      const g = filterGradientGeometry(x, attrs as Conv2DBackpropFilterAttrs);
-      if (planeKernelGeometry(g)) {
-        const sparse = sparseFilterGradient(wasm, x, dy, mask, g);
-        if (sparse !== null) return sparse;
-      }
+    if (attrs?.dataFormat !== 'NCHW') {
+      const sparse = sparseFilterGradient(wasm, x, dy, mask, filterGradientGeometry(x, attrs as Conv2DBackpropFilterAttrs));
+      if (sparse !== null) return sparse;
     }
     const out = dense({ ...args, inputs: { x, dy } }) as TensorInfo;
     const dw = heapView(wasm, out);

@@ -4,8 +4,7 @@ import { geometryOf } from './conv-gradients.js';
 import { simdConv2D } from '../simd/conv-gradients-simd.js';
 import { isWinogradShape, winogradForward } from '../simd/winograd-simd.js';
 import { simdConvGradientsWanted, simdKernelsHaveFma } from '../simd/simd-module.js';
-import { planeKernelGeometry, sparseConv2D, sparseEnough } from '../simd/sparse-conv-simd.js';
-import { heapView } from '../simd/conv-gradients-simd.js';
+import { sparseConv2D } from '../simd/sparse-conv-simd.js';
 
 /**
  * Fewest input channels for which a stride-1 `Conv2D` runs on the SIMD gather kernel (with
@@ -49,12 +48,9 @@ export function makeConv2D(stock: StockKernels): KernelFunc {
         false,
         'channelsLast',
       );
-    if (dataFormat !== 'NCHW' && inputs.x.dtype === 'float32' && simdConvGradientsWanted()) {
-      const g = geometryOf(convInfo());
-      if (planeKernelGeometry(g) && sparseEnough(heapView(backend as WasmBackendLike, inputs.filter))) {
-        const out = sparseConv2D(backend as WasmBackendLike, inputs.x, inputs.filter, g);
-        if (out !== null) return out;
-      }
+    if (dataFormat !== 'NCHW' && inputs.x.dtype === 'float32') {
+      const out = sparseConv2D(backend as WasmBackendLike, inputs.x, inputs.filter, geometryOf(convInfo()));
+      if (out !== null) return out;
     }
     if (
       sh === 1 &&

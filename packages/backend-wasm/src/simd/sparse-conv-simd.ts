@@ -2,7 +2,7 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { ConvGeometry } from '../kernels/conv-gradients.js';
 import type { WasmBackendLike } from '../kernels/kernel-scope.js';
 import { heapView } from './conv-gradients-simd.js';
-import { SimdArena, type SimdKernelExports, simdKernels } from './simd-module.js';
+import { SimdArena, type SimdKernelExports, simdConvGradientsWanted, simdKernels } from './simd-module.js';
 import { MIN_SPLIT_MACS } from './workers.js';
 
 /**
@@ -39,7 +39,7 @@ const roundUp = (v: number, m: number): number => Math.ceil(v / m) * m;
  * side padded by more than the filter size less one (as 'same' and 'valid' never are; the input
  * gradient's planes assume it).
  */
-export function planeKernelGeometry(g: ConvGeometry): boolean {
+function planeKernelGeometry(g: ConvGeometry): boolean {
   const { filterHeight: KH, filterWidth: KW, padTop, padLeft } = g;
   const padBottom = g.outHeight - g.inHeight + KH - 1 - padTop;
   const padRight = g.outWidth - g.inWidth + KW - 1 - padLeft;
@@ -67,6 +67,15 @@ export function sparseEnough(weights: Float32Array): boolean {
   if (weights.length < SPARSE_CONV_MIN_WEIGHTS || maxDensity === 0) return false;
   const limit = Math.floor(weights.length * maxDensity);
   return countNonzeros(weights, limit) <= limit;
+}
+
+/**
+ * The kernels when this conv should run on them, else null: the SIMD kernels are loaded and
+ * wanted, the geometry suits the planes, and `weights` (the filter, or the mask) is sparse enough.
+ */
+function planeKernelsFor(backend: WasmBackendLike, g: ConvGeometry, weights: TensorInfo): SimdKernelExports | null {
+  if (!planeKernelGeometry(g) || !simdConvGradientsWanted() || !sparseEnough(heapView(backend, weights))) return null;
+  return simdKernels();
 }
 
 /**
@@ -209,13 +218,14 @@ function stageEntries(
 
 /**
  * A stride-1 NHWC conv as a sum of shifted planes, one multiply-add sweep per nonzero weight
- * (assembly/sparse-conv.ts), or null when the SIMD kernels are not loaded.
+ * (assembly/sparse-conv.ts), or null when the conv should not run on the plane kernels
+ * (`planeKernelsFor`: not loaded or turned off, not stride 1, or the filter not sparse enough).
  *
  * @remarks Equal to the dense conv up to the order of the float additions: zero weights add
  * nothing, so skipping them changes nothing else.
  */
 export function sparseConv2D(backend: WasmBackendLike, x: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo | null {
-  const k = simdKernels();
+  const k = planeKernelsFor(backend, g, filter);
   if (k === null) return null;
   const { batchSize: N, inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo } = g;
   const [KH, KW, Cin, Cout] = filter.shape;
@@ -242,11 +252,11 @@ export function sparseConv2D(backend: WasmBackendLike, x: TensorInfo, filter: Te
 
 /**
  * dx of a stride-1 NHWC conv on the plane kernels (the forward sweep with the filter rotated by
- * 180°: dx[ih, iw] = Σ w[kh, kw]·dy[ih + padTop − kh, iw + padLeft − kw]), or null when the SIMD
- * kernels are not loaded.
+ * 180°: dx[ih, iw] = Σ w[kh, kw]·dy[ih + padTop − kh, iw + padLeft − kw]), or null as
+ * {@link sparseConv2D}.
  */
 export function sparseInputGradient(backend: WasmBackendLike, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo | null {
-  const k = simdKernels();
+  const k = planeKernelsFor(backend, g, filter);
   if (k === null) return null;
   const { batchSize: N, inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo } = g;
   const [KH, KW, Cin, Cout] = filter.shape;
@@ -272,8 +282,8 @@ export function sparseInputGradient(backend: WasmBackendLike, dy: TensorInfo, fi
 
 /**
  * The filter gradient of a stride-1 NHWC conv at the mask's ones only (zero elsewhere): one dot
- * product of a dy plane with a shifted x plane per one, or null when the SIMD kernels are not
- * loaded.
+ * product of a dy plane with a shifted x plane per one, or null as {@link sparseConv2D} (the mask
+ * deciding instead of the filter).
  *
  * @param mask - 0/1, the filter's shape [KH, KW, Cin, Cout]
  */
@@ -284,7 +294,7 @@ export function sparseFilterGradient(
   mask: TensorInfo,
   g: ConvGeometry,
 ): TensorInfo | null {
-  const k = simdKernels();
+  const k = planeKernelsFor(backend, g, mask);
   if (k === null) return null;
   const { batchSize: N, inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo } = g;
   const [KH, KW, Cin, Cout] = mask.shape;
